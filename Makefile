@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# scwire - conformance suite, reference runtime and fuzzing kit for the
+# tractor 0.1.0a4 wire protocol.  `make help` lists the targets.
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+MSGPACK_CFLAGS := $(shell pkg-config --cflags msgpack 2>/dev/null)
+MSGPACK_LIBS   := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(MSGPACK_CFLAGS) -Iref/src $(CFLAGS)
+
+# The sans-IO core: everything under ref/src except the libev glue and main.
+GLUE_SRCS = ref/src/loop.c ref/src/main.c
+CORE_SRCS = $(filter-out $(GLUE_SRCS),$(sort $(wildcard ref/src/*.c)))
+CORE_OBJS = $(CORE_SRCS:ref/src/%.c=$(BUILD)/core/%.o)
+GLUE_OBJS = $(GLUE_SRCS:ref/src/%.c=$(BUILD)/glue/%.o)
+TEST_SRCS = $(sort $(wildcard ref/tests/*.c))
+TEST_OBJS = $(TEST_SRCS:ref/tests/%.c=$(BUILD)/tests/%.o)
+
+LIB    = $(BUILD)/libscwire.a
+DAEMON = $(BUILD)/scwire-ref
+UNIT   = $(BUILD)/unit-tests
+
+.PHONY: all help deps deps-fuzz check check-run unit spec-check conformance conformance-run \
+	install clean
+all: $(LIB) $(DAEMON) $(UNIT)
+
+help:
+	@echo "make               build the reference runtime and the unit tests"
+	@echo "make deps          install missing Debian packages (as root)"
+	@echo "make conformance   run the conformance suite against the reference runtime"
+	@echo "make check         every test"
+	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
+	@echo "make clean         remove $(BUILD)/"
+
+deps:
+	@sh tools/install-deps
+
+deps-fuzz:
+	@sh tools/install-deps --fuzz
+
+$(BUILD)/core/%.o: ref/src/%.c $(wildcard ref/src/*.h) | $(BUILD)/core
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/glue/%.o: ref/src/%.c $(wildcard ref/src/*.h) | $(BUILD)/glue
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/tests/%.o: ref/tests/%.c $(wildcard ref/src/*.h ref/tests/*.h) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Iref/tests -c -o $@ $<
+$(BUILD)/core $(BUILD)/glue $(BUILD)/tests:
+	@mkdir -p $@
+
+$(LIB): $(CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+$(DAEMON): $(GLUE_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(GLUE_OBJS) $(LIB) -lev $(MSGPACK_LIBS) -lm
+$(UNIT): $(TEST_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB) -lcunit $(MSGPACK_LIBS) -lm
+
+unit: $(UNIT)
+	$(UNIT)
+
+spec-check:
+	$(PYTHON) tools/spec-trace
+	$(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
+
+# deps must finish before anything is compiled, so the real work is a
+# second make started after it (its pkg-config lookups then see msgpack).
+check: deps
+	@$(MAKE) --no-print-directory check-run
+check-run: all unit spec-check
+
+conformance: deps
+	@$(MAKE) --no-print-directory conformance-run
+conformance-run: all
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/scwire-ref
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* actor_int.h - the actor's insides, shared by the files that implement it:
+ * actor.c (connections, routing, dispatch, life cycle), task.c (tasks and
+ * timers), service.c (the scwire_service namespace) and selfns.c (the
+ * `self` namespace and the registry functions).  Not a public API. */
+#ifndef SC_ACTOR_INT_H
+#define SC_ACTOR_INT_H
+
+#include "actor.h"
+#include "chan.h"
+#include "ctx.h"
+#include "registry.h"
+
+typedef struct sc_task sc_task;
+typedef struct sc_conn sc_conn;
+
+typedef enum sc_conn_role {
+    SC_ROLE_PEER = 0,      /* accepted, or any channel that serves requests */
+    SC_ROLE_PROBE,         /* our connect-and-drop probe of the registry */
+    SC_ROLE_REGISTER,      /* our register_actor call */
+    SC_ROLE_UNREGISTER     /* our unregister_actor call at exit */
+} sc_conn_role;
+
+struct sc_conn {
+    sc_conn_id id;
+    sc_conn_role role;
+    int connecting;        /* outbound, not yet connected */
+    int closing;           /* SC_EV_CLOSE was emitted */
+    int peer_eof;
+    int paused_park;       /* reading paused: the parking budget is spent */
+    sc_chan chan;
+    double hs_deadline;
+    int hs_timer;          /* index in the timer heap, -1 if none */
+    sc_task *tasks;        /* tasks this channel started */
+    unsigned ntasks;
+    unsigned parked_msgs;  /* parking budget used by contexts it started */
+    size_t parked_bytes;
+    /* our own request on this connection (registry calls) */
+    char call_cid[40];
+    int call_state;        /* 0 none, 1 sent, 2 functype seen */
+};
+
+typedef struct sc_timer {
+    double deadline;
+    sc_task *task;         /* NULL: a connection timer */
+    sc_conn *conn;
+} sc_timer;
+
+struct sc_actor {
+    sc_actor_config cfg;
+    char *name;
+    char uuid[40];
+    char *listen_host;
+    char *registry_host;
+    sc_uid uid;
+    sc_actor_callbacks cb;
+    void *ud;
+    sc_conn **conns;       /* indexed by id; NULL = free */
+    size_t nconns_slots;
+    unsigned nconns;
+    sc_ctx_table contexts;
+    sc_registry registry;
+    sc_task *waiters;      /* wait_for_actor tasks */
+    sc_timer *timers;      /* binary min-heap */
+    size_t ntimers;
+    size_t timers_cap;
+    sc_event *events;      /* FIFO ring */
+    size_t ev_head;
+    size_t ev_count;
+    size_t ev_cap;
+    int shutting_down;
+    int exit_status;
+    int exit_pending;      /* exit once the unregister call is done */
+    unsigned long msgs_in;
+    unsigned long msgs_out;
+    unsigned long overruns;
+    unsigned long dropped;
+    double now;
+};
+
+/* A function a peer can call: its namespace, name, kind and the two hooks
+ * that drive it. */
+typedef struct sc_function {
+    const char *ns;
+    const char *name;
+    sc_functype functype;
+    /* Check the kwargs and set the task up.  A non-OK return becomes an
+     * error reply: SC_EARG -> TypeError with err's text. */
+    int (*start)(sc_actor *a, sc_task *t, const msgpack_object *kwargs, sc_err *err);
+    /* Make progress: after start, on a queued message, a timer, room to
+     * write, or cancellation (t->cancelled). */
+    void (*step)(sc_actor *a, sc_task *t);
+} sc_function;
+
+struct sc_task {
+    sc_ctx ctx;                 /* routing key and receive queue */
+    sc_conn *conn;              /* the channel that started it */
+    sc_task *conn_next;
+    sc_task *conn_prev;
+    sc_task *wait_next;         /* in a->waiters */
+    const sc_function *fn;
+    int done;
+    int cancelled;              /* by _cancel_task, self.cancel or channel end */
+    int started_sent;
+    int want_room;              /* step again when the output drains */
+    int timer;                  /* index in the heap, -1 if none */
+    /* per-function state */
+    int64_t n;
+    int64_t i;
+    double delay;
+    char *value;                /* an encoded msgpack value kept for later */
+    size_t value_len;
+    char *text;                 /* type_str, a registry name, ... */
+    size_t text_len;
+};
+
+/* actor.c */
+void sc_log(sc_actor *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline int sc_log_on(const sc_actor *a, int level) { return level >= a->cfg.loglevel; }
+/* Queue an event for the glue; returns it so the caller can add fields
+ * (NULL when memory ran out, which is logged). */
+sc_event *sc_actor_push_event(sc_actor *a, sc_event_kind kind, sc_conn *c);
+/* A connection's timer fired: handshake, connect or registry call overdue. */
+void sc_conn_timeout(sc_actor *a, sc_conn *c);
+void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why);
+/* After a failed send on c: log and close the channel. Returns rc. */
+int sc_conn_send_failed(sc_actor *a, sc_conn *c, int rc, const sc_err *err);
+int sc_conn_has_room(const sc_actor *a, const sc_conn *c);
+/* self.cancel and shutdown: every task of every channel ends with its
+ * cancellation message; then the listener and every channel close. */
+void sc_actor_cancel_all_tasks(sc_actor *a);
+void sc_actor_begin_shutdown(sc_actor *a, int status);
+/* Python-ish repr of a uid: ('name', 'uuid'). */
+void sc_uid_repr(const sc_uid *uid, char *out, size_t n);
+/* Send {"error": ...} with a traceback-shaped text ending "<qual>: <msg>". */
+int sc_send_error_text(sc_actor *a, sc_conn *c, sc_str cid, const char *type_str,
+                       const char *qualified, const char *where, const char *msg);
+
+/* task.c */
+int sc_task_new(sc_actor *a, sc_conn *c, const sc_function *fn, sc_str cid, sc_task **out,
+                sc_err *err);
+/* Remove from every list and free; the context leaves the table. */
+void sc_task_free(sc_actor *a, sc_task *t);
+void sc_task_finish(sc_actor *a, sc_task *t);
+void sc_task_step(sc_actor *a, sc_task *t);
+void sc_task_cancel(sc_actor *a, sc_task *t);
+int sc_task_send_raw(sc_actor *a, sc_task *t, sc_msg_kind kind, const char *v, size_t len);
+int sc_task_send_int(sc_actor *a, sc_task *t, sc_msg_kind kind, int64_t v);
+int sc_task_send_stop(sc_actor *a, sc_task *t);
+int sc_task_send_error(sc_actor *a, sc_task *t, const char *type_str, const char *qualified,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 1 if the channel can take more output now; else the task is stepped
+ * again once it can. */
+int sc_task_wait_room(sc_actor *a, sc_task *t);
+void sc_task_open_stream(sc_task *t, int backpressure);
+/* Take the oldest queued message, giving parking budget back. */
+void sc_task_pop(sc_actor *a, sc_task *t);
+int sc_task_keep_value(sc_task *t, const msgpack_object *v, sc_err *err);
+int sc_task_keep_text(sc_task *t, sc_str s, sc_err *err);
+
+int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c);
+void sc_timer_remove(sc_actor *a, int index);
+void sc_timers_fire(sc_actor *a, double now);
+
+/* service.c / selfns.c */
+const sc_function *sc_service_lookup(sc_str ns, sc_str name, int *ns_known);
+/* Handle a `self` command inline, or return the function to run as a task
+ * (wait_for_actor, which can block). */
+const sc_function *sc_self_dispatch(sc_actor *a, sc_conn *c, const sc_msg *m);
+void sc_registry_wake(sc_actor *a, sc_str name);
+/* kwargs helpers: fetch a typed argument, SC_EARG with a TypeError text. */
+int sc_kwarg(const sc_function *fn, const msgpack_object *kwargs, const char *name,
+             const msgpack_object **out, sc_err *err);
+int sc_kwargs_only(const sc_function *fn, const msgpack_object *kwargs, const char *const *names,
+                   sc_err *err);
+int sc_kwarg_int(const sc_function *fn, const msgpack_object *kwargs, const char *name,
+                 int64_t *out, sc_err *err);
+int sc_kwarg_num(const sc_function *fn, const msgpack_object *kwargs, const char *name,
+                 double *out, sc_err *err);
+int sc_kwarg_str(const sc_function *fn, const msgpack_object *kwargs, const char *name,
+                 sc_str *out, sc_err *err);
+int sc_kwarg_bool(const sc_function *fn, const msgpack_object *kwargs, const char *name,
+                  int *out, sc_err *err);
+
+#endif

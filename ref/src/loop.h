@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* loop.h - the libev glue of the reference runtime: it owns the sockets, the
+ * clock and the signals, feeds what happens to a sans-IO sc_actor and carries
+ * out the events the actor queues (see actor.h).
+ *
+ * Usage:
+ *
+ *     sc_actor_start(a, sc_loop_now());
+ *     status = sc_loop_run(a, listen_fd, log_line, ud);
+ *     sc_actor_free(a);
+ *
+ * The loop runs on libev's default loop (signal watchers need it), so there is
+ * at most one sc_loop_run at a time in a process. */
+#ifndef SC_LOOP_H
+#define SC_LOOP_H
+
+#include "actor.h"
+
+/* Seconds on the monotonic clock: the `now` of every call the loop makes into
+ * the actor, and so the clock of sc_actor_next_deadline().  Use it for the
+ * calls made before sc_loop_run (sc_actor_start).  libev's own ev_now() is
+ * the wall clock and would let a clock step move the actor's timers. */
+double sc_loop_now(void);
+
+/* The loop's own log lines (descriptors running out, forced exit) go to the
+ * same kind of sink as the actor's: one finished line, no newline.  The sink
+ * filters by level. */
+typedef void sc_loop_log_fn(void *ud, int level, const char *line);
+
+/* Serve a until it queues SC_EV_EXIT or a second SIGINT/SIGTERM arrives, and
+ * return the exit status: the actor's, or 1 for the second signal or when the
+ * loop cannot be set up.
+ *
+ * listen_fd is a bound, listening, non-blocking socket, or -1 for none; the
+ * loop owns it from here on and closes it on SC_EV_STOP_LISTEN or on return.
+ * Every socket is closed on return; the actor is not called after that, so
+ * the caller frees it.  SIGPIPE is ignored for the whole process, and
+ * SIGINT/SIGTERM call sc_actor_shutdown while the loop runs. */
+int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log, void *ud);
+
+#endif

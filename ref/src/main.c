@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* main.c - scwire-ref, the reference runtime daemon: reads the flags, opens
+ * the listening socket, gives the actor its log sink and randomness, and
+ * hands everything to the loop (loop.h).
+ *
+ * The bound address is the first line on stdout because tests start the
+ * daemon on port 0 and need to learn where it listens. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actor.h"
+#include "loop.h"
+
+#define PROG "scwire-ref"
+#define PROFILE "0.1.0a4"
+#define VERSION_LINE PROG " 0.1.0 (protocol profile " PROFILE ")"
+
+/* sc_event.host is 64 bytes, and the registry host travels in it. */
+#define HOST_MAX 63
+
+typedef struct logger {
+    const char *name;
+    int level;
+} logger;
+
+static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static _Noreturn void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("; see --help\n", stderr);
+    exit(2);
+}
+
+static _Noreturn void fatal(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* --- the actor's callbacks ---------------------------------------------- */
+
+static void log_line(void *ud, int level, const char *line)
+{
+    const logger *lg = ud;
+    const char *lname = sc_loglevel_name(level);
+    char upper[16], stamp[16];
+    struct timespec ts;
+    struct tm tm;
+    size_t i;
+
+    if (level < lg->level)
+        return;
+    for (i = 0; lname[i] && i < sizeof(upper) - 1; i++)
+        upper[i] = (char)toupper((unsigned char)lname[i]);
+    upper[i] = '\0';
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ld %s %s: %s\n", stamp, ts.tv_nsec / 1000000, upper, lg->name, line);
+}
+
+static int urandom_fill(uint8_t *out, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (n > 0) {
+        ssize_t r = read(fd, out, n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            close(fd);
+            return -1;
+        }
+        out += r;
+        n -= (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+static void fill_random(void *ud, uint8_t *out, size_t n)
+{
+    (void)ud;
+    while (n > 0) {
+        ssize_t r = getrandom(out, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            /* ENOSYS on old kernels or under a seccomp filter. */
+            break;
+        }
+        out += r;
+        n -= (size_t)r;
+    }
+    /* Cids and uuids must not repeat, so going on without randomness is no option. */
+    if (n > 0 && urandom_fill(out, n) < 0)
+        fatal("no source of random bytes: %s", strerror(errno));
+}
+
+/* --- flag values ------------------------------------------------------- */
+
+static unsigned long long parse_count(const char *opt, const char *s, unsigned long long min,
+                                      unsigned long long max)
+{
+    unsigned long long v;
+    char *end;
+    /* strtoull alone would take " 7", "+7" and "-1" (as a huge number). */
+    if (!isdigit((unsigned char)s[0]))
+        usage_error("%s: '%s' is not a whole number", opt, s);
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        usage_error("%s: '%s' is not a whole number", opt, s);
+    if (errno == ERANGE || v < min || v > max)
+        usage_error("%s: %s is out of range %llu..%llu", opt, s, min, max);
+    return v;
+}
+
+static double parse_seconds(const char *opt, const char *s)
+{
+    double v;
+    char *end;
+    /* strtod alone would take "inf", "nan", hex and leading blanks. */
+    if (!isdigit((unsigned char)s[0]) && s[0] != '.')
+        usage_error("%s: '%s' is not a number of seconds", opt, s);
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end != '\0' || end == s)
+        usage_error("%s: '%s' is not a number of seconds", opt, s);
+    if (errno == ERANGE || !(v > 0.0) || v > 86400.0)
+        usage_error("%s: %s is out of range (0, 86400] seconds", opt, s);
+    return v;
+}
+
+/* HOST:PORT or [V6]:PORT; host gets the name without brackets. */
+static void parse_hostport(const char *opt, const char *s, char *host, size_t hostsz,
+                           uint16_t *port, unsigned min_port)
+{
+    const char *colon, *h = s;
+    size_t hlen;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            usage_error("%s: '%s' is not [HOST]:PORT", opt, s);
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            usage_error("%s: '%s' is not HOST:PORT", opt, s);
+        hlen = (size_t)(colon - s);
+        if (memchr(s, ':', hlen))
+            usage_error("%s: '%s': write an IPv6 address as [ADDRESS]:PORT", opt, s);
+    }
+    if (hlen == 0)
+        usage_error("%s: '%s' has no host", opt, s);
+    if (hlen >= hostsz)
+        usage_error("%s: host of '%s' is longer than %zu characters", opt, s, hostsz - 1);
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)parse_count(opt, colon + 1, min_port, 65535);
+}
+
+/* Canonical 8-4-4-4-12 hex text, stored lower-case. */
+static void parse_uuid(const char *s, char out[37])
+{
+    size_t i;
+    if (strlen(s) != 36)
+        usage_error("--uuid: '%s' is not a uuid (8-4-4-4-12 hex digits)", s);
+    for (i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            usage_error("--uuid: '%s' is not a uuid (8-4-4-4-12 hex digits)", s);
+        out[i] = (char)tolower((unsigned char)s[i]);
+    }
+    out[36] = '\0';
+}
+
+static void make_uuid4(char out[37])
+{
+    uint8_t b[16];
+    fill_random(NULL, b, sizeof(b));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+/* --- usage --------------------------------------------------------------- */
+
+static void print_help(const sc_limits *d)
+{
+    printf("Usage: " PROG " [OPTION]...\n"
+           "Run one actor of the scwire reference runtime: it speaks the tractor " PROFILE "\n"
+           "wire protocol over TCP, prints the address it listens on as HOST:PORT on the\n"
+           "first line of standard output and logs to standard error.  SIGINT or SIGTERM\n"
+           "shuts it down; a second one makes it exit at once.\n"
+           "\n"
+           "Identity and addresses:\n"
+           "  --name NAME              actor name (default " PROG ")\n"
+           "  --uuid UUID              actor uuid, 8-4-4-4-12 hex digits (default: a fresh uuid4)\n"
+           "  --listen HOST:PORT       listen there; [ADDRESS]:PORT for IPv6, port 0 picks a\n"
+           "                           free one (default 127.0.0.1:0)\n"
+           "  --registry HOST:PORT     register with that registry on start and unregister on\n"
+           "                           exit (default: none)\n"
+           "  --registry-role          be a registry: serve register_actor, find_actor, ...\n"
+           "                           (default: off)\n"
+           "\n"
+           "Protocol:\n"
+           "  --codec CODEC            msgpack or lenprefix (default msgpack)\n"
+           "  --profile PROFILE        protocol profile; only " PROFILE " (default " PROFILE ")\n"
+           "  --loglevel LEVEL         transport, debug, runtime, cancel, info, warning, error\n"
+           "                           or critical, any case (default warning)\n"
+           "\n"
+           "Limits (spec/limits.md):\n");
+    printf("  --msg-buffer-size N      per-context receive buffer, messages (default %u)\n"
+           "  --max-frame N            largest message, bytes (default %zu)\n"
+           "  --max-depth N            deepest nesting, 1..%d levels (default %u)\n"
+           "  --max-str N              longest str, bin or ext, bytes (default %lu)\n"
+           "  --max-entries N          most entries in one array or map (default %lu)\n"
+           "  --max-contexts N         live contexts per channel (default %u)\n"
+           "  --max-conns N            open inbound connections (default %u)\n"
+           "  --handshake-timeout S    seconds for the peer's uid to arrive (default %g)\n"
+           "  --max-outbuf N           unsent output per connection before reading pauses,\n"
+           "                           bytes, at least --max-frame (default %zu)\n",
+           d->msg_buffer_size, d->max_frame, SC_DEPTH_CAP, d->max_depth,
+           (unsigned long)d->max_str, (unsigned long)d->max_entries, d->max_contexts,
+           d->max_conns, d->handshake_timeout, d->max_outbuf);
+    printf("\n"
+           "  --help                   print this text and exit\n"
+           "  --version                print the version and exit\n"
+           "\n"
+           "Exit status: 0 after an orderly shutdown (a signal or a remote self.cancel),\n"
+           "1 when the runtime fails or a second signal arrives, 2 for a bad command line.\n");
+}
+
+/* --- the listener -------------------------------------------------------- */
+
+/* Bind and listen on host:port; print the bound address and leave its
+ * numeric form in bound_host and *bound_port. */
+static int open_listener(const char *arg, const char *host, uint16_t port, char *bound_host,
+                         size_t bound_sz, uint16_t *bound_port)
+{
+    struct addrinfo hints, *res, *ai;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char portstr[8];
+    int fd = -1, err = 0, rc, one = 1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+    rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0)
+        fatal("cannot listen on %s: %s", arg, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0
+            && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fatal("cannot listen on %s: %s", arg, strerror(err));
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+        fatal("cannot listen on %s: %s", arg, strerror(errno));
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, bound_host, (socklen_t)bound_sz);
+        *bound_port = ntohs(s6->sin6_port);
+        printf("[%s]:%u\n", bound_host, (unsigned)*bound_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, bound_host, (socklen_t)bound_sz);
+        *bound_port = ntohs(s4->sin_port);
+        printf("%s:%u\n", bound_host, (unsigned)*bound_port);
+    }
+    fflush(stdout);
+    return fd;
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+enum {
+    OPT_NAME = 256, OPT_UUID, OPT_LISTEN, OPT_REGISTRY, OPT_REGISTRY_ROLE, OPT_CODEC,
+    OPT_PROFILE, OPT_LOGLEVEL, OPT_MSG_BUFFER_SIZE, OPT_MAX_FRAME, OPT_MAX_DEPTH, OPT_MAX_STR,
+    OPT_MAX_ENTRIES, OPT_MAX_CONTEXTS, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_OUTBUF,
+    OPT_HELP, OPT_VERSION
+};
+
+static const struct option long_options[] = {
+    { "name", required_argument, NULL, OPT_NAME },
+    { "uuid", required_argument, NULL, OPT_UUID },
+    { "listen", required_argument, NULL, OPT_LISTEN },
+    { "registry", required_argument, NULL, OPT_REGISTRY },
+    { "registry-role", no_argument, NULL, OPT_REGISTRY_ROLE },
+    { "codec", required_argument, NULL, OPT_CODEC },
+    { "profile", required_argument, NULL, OPT_PROFILE },
+    { "loglevel", required_argument, NULL, OPT_LOGLEVEL },
+    { "msg-buffer-size", required_argument, NULL, OPT_MSG_BUFFER_SIZE },
+    { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+    { "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+    { "max-str", required_argument, NULL, OPT_MAX_STR },
+    { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
+    { "max-contexts", required_argument, NULL, OPT_MAX_CONTEXTS },
+    { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+    { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+    { "max-outbuf", required_argument, NULL, OPT_MAX_OUTBUF },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { NULL, 0, NULL, 0 }
+};
+
+int main(int argc, char **argv)
+{
+    sc_actor_config cfg;
+    sc_actor_callbacks cb;
+    sc_actor *a;
+    sc_err err;
+    logger lg;
+    char uuid[37] = "", listen_host[256] = "127.0.0.1", registry_host[HOST_MAX + 1];
+    char bound_host[INET6_ADDRSTRLEN];
+    const char *listen_arg = "127.0.0.1:0";
+    uint16_t listen_port = 0;
+    int opt, fd, rc, status;
+
+    /* One write(2) per log line, so that a line stays whole when stderr is
+     * shared with other processes (a test runner, a supervisor). */
+    setvbuf(stderr, NULL, _IOLBF, 0);
+
+    sc_actor_config_default(&cfg);
+    cfg.name = PROG;
+    cfg.codec = SC_CODEC_MSGPACK;
+    cfg.loglevel = SC_LOG_WARNING;
+    sc_limits_default(&cfg.limits);
+    cfg.registry_host = NULL;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_NAME:
+            if (optarg[0] == '\0')
+                usage_error("--name: the name is empty");
+            cfg.name = optarg;
+            break;
+        case OPT_UUID:
+            parse_uuid(optarg, uuid);
+            break;
+        case OPT_LISTEN:
+            listen_arg = optarg;
+            parse_hostport("--listen", optarg, listen_host, sizeof(listen_host), &listen_port, 0);
+            break;
+        case OPT_REGISTRY:
+            parse_hostport("--registry", optarg, registry_host, sizeof(registry_host),
+                           &cfg.registry_port, 1);
+            cfg.registry_host = registry_host;
+            break;
+        case OPT_REGISTRY_ROLE:
+            cfg.registry_role = 1;
+            break;
+        case OPT_CODEC:
+            if (sc_codec_parse(optarg, &cfg.codec) != SC_OK)
+                usage_error("--codec: unknown codec '%s' (msgpack or lenprefix)", optarg);
+            break;
+        case OPT_PROFILE:
+            if (strcmp(optarg, PROFILE) != 0)
+                usage_error("--profile: unsupported profile '%s' (only " PROFILE ")", optarg);
+            break;
+        case OPT_LOGLEVEL:
+            if (sc_loglevel_parse(optarg, &cfg.loglevel) != SC_OK)
+                usage_error("--loglevel: unknown level '%s' (transport, debug, runtime, cancel, "
+                            "info, warning, error or critical)", optarg);
+            break;
+        case OPT_MSG_BUFFER_SIZE:
+            cfg.limits.msg_buffer_size =
+                (unsigned)parse_count("--msg-buffer-size", optarg, 1, UINT32_MAX);
+            break;
+        case OPT_MAX_FRAME:
+            /* A lenprefix header cannot announce more. */
+            cfg.limits.max_frame = (size_t)parse_count("--max-frame", optarg, 1, UINT32_MAX);
+            break;
+        case OPT_MAX_DEPTH:
+            cfg.limits.max_depth = (unsigned)parse_count("--max-depth", optarg, 1, SC_DEPTH_CAP);
+            break;
+        case OPT_MAX_STR:
+            cfg.limits.max_str = (uint32_t)parse_count("--max-str", optarg, 1, UINT32_MAX);
+            break;
+        case OPT_MAX_ENTRIES:
+            cfg.limits.max_entries = (uint32_t)parse_count("--max-entries", optarg, 1, UINT32_MAX);
+            break;
+        case OPT_MAX_CONTEXTS:
+            cfg.limits.max_contexts = (unsigned)parse_count("--max-contexts", optarg, 1, UINT32_MAX);
+            break;
+        case OPT_MAX_CONNS:
+            cfg.limits.max_conns = (unsigned)parse_count("--max-conns", optarg, 1, UINT32_MAX);
+            break;
+        case OPT_HANDSHAKE_TIMEOUT:
+            cfg.limits.handshake_timeout = parse_seconds("--handshake-timeout", optarg);
+            break;
+        case OPT_MAX_OUTBUF:
+            cfg.limits.max_outbuf = (size_t)parse_count("--max-outbuf", optarg, 1, SIZE_MAX);
+            break;
+        case OPT_HELP:
+            sc_limits_default(&cfg.limits);
+            print_help(&cfg.limits);
+            return 0;
+        case OPT_VERSION:
+            puts(VERSION_LINE);
+            return 0;
+        case ':':
+            usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            /* getopt_long leaves the option's id in optopt when a value
+             * was given to a flag that takes none. */
+            if (optopt >= OPT_NAME)
+                usage_error("option '%s' takes no value", argv[optind - 1]);
+            if (optopt > 0)
+                usage_error("unknown option '-%c'", optopt);
+            usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+    /* spec/limits.md: the output bound is at least one whole message. */
+    if (cfg.limits.max_outbuf < cfg.limits.max_frame)
+        usage_error("--max-outbuf: %zu is less than --max-frame (%zu)", cfg.limits.max_outbuf,
+                    cfg.limits.max_frame);
+
+    if (uuid[0] == '\0')
+        make_uuid4(uuid);
+    cfg.uuid = uuid;
+
+    fd = open_listener(listen_arg, listen_host, listen_port, bound_host, sizeof(bound_host),
+                       &cfg.listen_port);
+    cfg.listen_host = bound_host;
+
+    lg.name = cfg.name;
+    lg.level = cfg.loglevel;
+    cb.log = log_line;
+    cb.random = fill_random;
+    sc_err_clear(&err);
+    if (sc_actor_new(&cfg, &cb, &lg, &a, &err) != SC_OK)
+        fatal("cannot start: %s", err.msg);
+    rc = sc_actor_start(a, sc_loop_now());
+    if (rc != SC_OK) {
+        sc_actor_free(a);
+        fatal("cannot start the actor: %s", sc_rc_name(rc));
+    }
+    status = sc_loop_run(a, fd, log_line, &lg);
+    sc_actor_free(a);
+    return status;
+}
