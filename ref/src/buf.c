@@ -33,6 +33,8 @@ char *sc_buf_reserve(sc_buf *b, size_t n, sc_err *err)
         if (b->cap - b->len >= n)
             return b->data + b->len;
     }
+    if (n > SIZE_MAX / 4 - b->len)
+        return sc_err_set(err, SC_ENOMEM, "a buffer cannot grow by %zu bytes", n), NULL;
     size_t want = b->cap ? b->cap : 256;
     while (want - b->len < n)
         want *= 2;

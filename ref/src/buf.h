@@ -25,7 +25,8 @@ void sc_buf_free(sc_buf *b);
 int sc_buf_append(sc_buf *b, const void *p, size_t n, sc_err *err);
 /* Make room for n more bytes and return where they go (NULL on failure). */
 char *sc_buf_reserve(sc_buf *b, size_t n, sc_err *err);
-static inline const char *sc_buf_head(const sc_buf *b) { return b->data + b->off; }
+/* NULL while nothing was ever stored: no arithmetic on a null pointer. */
+static inline const char *sc_buf_head(const sc_buf *b) { return b->data ? b->data + b->off : NULL; }
 static inline size_t sc_buf_size(const sc_buf *b) { return b->len - b->off; }
 void sc_buf_consume(sc_buf *b, size_t n);
 /* Drop everything after the first `size` unconsumed bytes (undo a partial

@@ -106,9 +106,11 @@ int sc_chan_end(sc_chan *c, int pack_rc, sc_err *err)
         c->out.write_rc = SC_OK;
         sc_buf_truncate(&c->out, c->frame_mark);
         if (why == SC_ELIMIT)
-            return sc_err_set(err, SC_ELIMIT,
+            return sc_err_set(err, SC_EFULL,
                               "output buffer limit of %zu bytes reached: the peer is not reading",
                               c->out.max);
+        if (why == SC_OK)
+            return sc_err_set(err, SC_EARG, "the encoder refused its arguments");
         return sc_err_set(err, SC_ENOMEM, "out of memory encoding a message");
     }
     return sc_frame_end(c->codec, &c->out, c->frame_mark, c->max_frame, err);
@@ -117,10 +119,12 @@ int sc_chan_end(sc_chan *c, int pack_rc, sc_err *err)
 /* One whole message from one encoder call: begin, pack, end. */
 #define SC_CHAN_SEND(c, err, pack_expr)                                 \
     do {                                                                \
-        msgpack_packer *pk = sc_chan_begin((c), (err));                 \
+        sc_err local_;                                                  \
+        sc_err *e_ = (err) ? (err) : &local_;                           \
+        msgpack_packer *pk = sc_chan_begin((c), e_);                    \
         if (!pk)                                                        \
-            return (err) ? (err)->code : SC_ENOMEM;                     \
-        return sc_chan_end((c), (pack_expr), (err));                    \
+            return e_->code;                                            \
+        return sc_chan_end((c), (pack_expr), e_);                       \
     } while (0)
 
 int sc_chan_send_uid(sc_chan *c, const sc_uid *uid, sc_err *err)
@@ -151,9 +155,12 @@ int sc_chan_send_error(sc_chan *c, sc_str cid, sc_str type_str, sc_str tb_str, s
 int sc_chan_send_raw_value(sc_chan *c, sc_msg_kind kind, sc_str cid, const char *value, size_t len,
                            sc_err *err)
 {
+    sc_err local;
+    if (!err)
+        err = &local;
     msgpack_packer *pk = sc_chan_begin(c, err);
     if (!pk)
-        return err ? err->code : SC_ENOMEM;
+        return err->code;
     int rc = sc_pack_value_begin(pk, kind);
     if (rc == 0)
         rc = sc_buf_msgpack_write(&c->out, value, len);

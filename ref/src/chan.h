@@ -48,7 +48,9 @@ typedef struct sc_chan {
 } sc_chan;
 
 /* out_cap bounds the unsent output; crossing it fails the send with
- * SC_ELIMIT (the actor then closes the connection: the peer is not reading). */
+ * SC_EFULL (the actor then closes the connection: the peer is not reading).
+ * A message larger than max_frame fails with SC_ELIMIT and leaves the
+ * channel usable. */
 int sc_chan_init(sc_chan *c, sc_codec codec, const sc_limits *lim, size_t out_cap, sc_err *err);
 void sc_chan_destroy(sc_chan *c);
 

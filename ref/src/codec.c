@@ -72,7 +72,6 @@ int sc_reader_new(sc_codec codec, const sc_limits *lim, sc_reader **out, sc_err 
     r->codec = codec;
     r->lim = *lim;
     sc_buf_init(&r->in, lim->max_frame + SC_LENPREFIX_HDR + SC_READ_CHUNK);
-    sc_err_clear(&r->err);
     *out = r;
     return SC_OK;
 }
@@ -243,7 +242,14 @@ int sc_frame_begin(sc_codec c, sc_buf *out, size_t *mark, sc_err *err)
     *mark = sc_buf_size(out);
     if (c == SC_CODEC_LENPREFIX) {
         static const char zero[SC_LENPREFIX_HDR];
-        return sc_buf_append(out, zero, sizeof(zero), err);
+        int rc = sc_buf_append(out, zero, sizeof(zero), err);
+        /* SC_ELIMIT from sc_frame_end means "this message is too big"; a
+         * full output buffer is the peer not reading, which is SC_EFULL. */
+        if (rc == SC_ELIMIT)
+            return sc_err_set(err, SC_EFULL,
+                              "output buffer limit of %zu bytes reached: the peer is not reading",
+                              out->max);
+        return rc;
     }
     return SC_OK;
 }

@@ -40,6 +40,7 @@ const char *sc_rc_name(int code)
     case SC_ENOMEM: return "out of memory";
     case SC_EARG: return "invalid argument";
     case SC_ESTATE: return "invalid state";
+    case SC_EFULL: return "output buffer full";
     case SC_EMSG_DROP: return "message dropped";
     case SC_EMSG_REPLY: return "message rejected with a reply";
     case SC_EMSG_CLOSE: return "message rejected, connection closed";
@@ -88,7 +89,9 @@ char *sc_strndup(const char *s, size_t n)
 {
     char *d = sc_malloc(n + 1);
     if (d) {
-        memcpy(d, s, n);
+        /* msgpack-c gives an empty str a NULL pointer. */
+        if (n)
+            memcpy(d, s, n);
         d[n] = '\0';
     }
     return d;

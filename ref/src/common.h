@@ -21,6 +21,7 @@ enum {
     SC_ENOMEM = -3,        /* allocation failed */
     SC_EARG = -4,          /* the caller passed something invalid */
     SC_ESTATE = -5,        /* the object is not in a state that allows this */
+    SC_EFULL = -6,         /* an output buffer is full: the peer is not reading */
     SC_EMSG_DROP = -10,    /* malformed message: drop it, keep the connection */
     SC_EMSG_REPLY = -11,   /* malformed cmd: answer an error on its cid */
     SC_EMSG_CLOSE = -12    /* malformed message: close the connection */

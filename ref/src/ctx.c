@@ -96,6 +96,9 @@ void sc_ctx_remove(sc_ctx_table *t, sc_ctx *c)
 int sc_ctx_init(sc_ctx *c, const sc_uid *peer, sc_str cid, unsigned buffer_size, sc_err *err)
 {
     memset(c, 0, sizeof(*c));
+    /* Parking is defined relative to a non-empty buffer. */
+    if (buffer_size == 0)
+        return sc_err_set(err, SC_EARG, "a context buffer must hold at least one message");
     size_t n = peer->name.len + peer->uuid.len + cid.len + 3;
     c->key = sc_malloc(n);
     if (!c->key)
@@ -104,7 +107,8 @@ int sc_ctx_init(sc_ctx *c, const sc_uid *peer, sc_str cid, unsigned buffer_size,
     const sc_str parts[3] = { peer->name, peer->uuid, cid };
     sc_str *views[3] = { &c->peer_name, &c->peer_uuid, &c->cid };
     for (int i = 0; i < 3; i++) {
-        memcpy(p, parts[i].ptr, parts[i].len);
+        if (parts[i].len)
+            memcpy(p, parts[i].ptr, parts[i].len);
         p[parts[i].len] = '\0';
         *views[i] = (sc_str){ p, parts[i].len };
         p += parts[i].len + 1;

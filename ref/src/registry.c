@@ -25,11 +25,18 @@ void sc_registry_destroy(sc_registry *r)
     memset(r, 0, sizeof(*r));
 }
 
+static sc_str entry_name(const sc_reg_entry *e)
+{
+    return (sc_str){ e->name, e->name_len };
+}
+
 static sc_reg_entry *lookup(const sc_registry *r, const sc_uid *uid)
 {
-    for (size_t i = 0; i < r->count; i++)
-        if (sc_str_eq_c(uid->name, r->entries[i].name) && sc_str_eq_c(uid->uuid, r->entries[i].uuid))
-            return &r->entries[i];
+    for (size_t i = 0; i < r->count; i++) {
+        sc_reg_entry *e = &r->entries[i];
+        if (sc_str_eq(uid->name, entry_name(e)) && sc_str_eq(uid->uuid, (sc_str){ e->uuid, e->uuid_len }))
+            return e;
+    }
     return NULL;
 }
 
@@ -42,6 +49,7 @@ int sc_registry_put(sc_registry *r, const sc_uid *uid, sc_str host, uint16_t por
     if (e) {
         sc_free(e->host);
         e->host = h;
+        e->host_len = host.len;
         e->port = port;
         return SC_OK;
     }
@@ -60,7 +68,12 @@ int sc_registry_put(sc_registry *r, const sc_uid *uid, sc_str host, uint16_t por
         r->cap = cap;
     }
     sc_reg_entry ne = { sc_strndup(uid->name.ptr, uid->name.len),
-                        sc_strndup(uid->uuid.ptr, uid->uuid.len), h, port };
+                        sc_strndup(uid->uuid.ptr, uid->uuid.len),
+                        h,
+                        uid->name.len,
+                        uid->uuid.len,
+                        host.len,
+                        port };
     if (!ne.name || !ne.uuid) {
         entry_free(&ne);
         return sc_err_set(err, SC_ENOMEM, "out of memory registering an actor");
@@ -85,7 +98,7 @@ int sc_registry_remove(sc_registry *r, const sc_uid *uid, sc_err *err)
 const sc_reg_entry *sc_registry_find(const sc_registry *r, sc_str name)
 {
     for (size_t i = 0; i < r->count; i++)
-        if (sc_str_eq_c(name, r->entries[i].name))
+        if (sc_str_eq(name, entry_name(&r->entries[i])))
             return &r->entries[i];
     return NULL;
 }
@@ -94,13 +107,13 @@ size_t sc_registry_count_name(const sc_registry *r, sc_str name)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->count; i++)
-        n += sc_str_eq_c(name, r->entries[i].name);
+        n += sc_str_eq(name, entry_name(&r->entries[i]));
     return n;
 }
 
 int sc_registry_pack_addr(msgpack_packer *pk, const sc_reg_entry *e)
 {
-    if (msgpack_pack_array(pk, 2) != 0 || sc_pack_cstr(pk, e->host) != 0)
+    if (msgpack_pack_array(pk, 2) != 0 || sc_pack_str(pk, (sc_str){ e->host, e->host_len }) != 0)
         return -1;
     return msgpack_pack_unsigned_short(pk, e->port);
 }
@@ -110,7 +123,7 @@ int sc_registry_pack_addrs(msgpack_packer *pk, const sc_registry *r, sc_str name
     if (msgpack_pack_array(pk, sc_registry_count_name(r, name)) != 0)
         return -1;
     for (size_t i = 0; i < r->count; i++)
-        if (sc_str_eq_c(name, r->entries[i].name) && sc_registry_pack_addr(pk, &r->entries[i]) != 0)
+        if (sc_str_eq(name, entry_name(&r->entries[i])) && sc_registry_pack_addr(pk, &r->entries[i]) != 0)
             return -1;
     return 0;
 }
@@ -121,8 +134,8 @@ int sc_registry_pack_table(msgpack_packer *pk, const sc_registry *r)
         return -1;
     for (size_t i = 0; i < r->count; i++) {
         const sc_reg_entry *e = &r->entries[i];
-        if (msgpack_pack_array(pk, 2) != 0 || sc_pack_cstr(pk, e->name) != 0 ||
-            sc_pack_cstr(pk, e->uuid) != 0 || sc_registry_pack_addr(pk, e) != 0)
+        if (msgpack_pack_array(pk, 2) != 0 || sc_pack_str(pk, entry_name(e)) != 0 ||
+            sc_pack_str(pk, (sc_str){ e->uuid, e->uuid_len }) != 0 || sc_registry_pack_addr(pk, e) != 0)
             return -1;
     }
     return 0;

@@ -12,10 +12,15 @@
 #include "common.h"
 #include "msg.h"
 
+/* The strings are NUL-terminated copies, but a name may itself hold a NUL
+ * byte (any str is valid on the wire): compare and encode by length. */
 typedef struct sc_reg_entry {
     char *name;
     char *uuid;
     char *host;
+    size_t name_len;
+    size_t uuid_len;
+    size_t host_len;
     uint16_t port;
 } sc_reg_entry;
 

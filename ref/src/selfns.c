@@ -254,7 +254,7 @@ void sc_registry_wake(sc_actor *a, sc_str name)
     /* Each step of a satisfied waiter unlinks it, so restart the scan. */
     for (;;) {
         sc_task *w = a->waiters;
-        while (w && !sc_str_eq_c(name, w->text))
+        while (w && !sc_str_eq(name, (sc_str){ w->text, w->text_len }))
             w = w->wait_next;
         if (!w)
             return;

@@ -108,6 +108,12 @@ void sc_task_cancel(sc_actor *a, sc_task *t)
 
 static int task_sent(sc_actor *a, sc_task *t, int rc, const sc_err *err)
 {
+    if (rc == SC_ELIMIT) {
+        /* The message would break the frame limit: the peer gets an error
+         * in its place and the channel lives on (RPC-11). */
+        sc_task_send_error(a, t, "TypeError", "TypeError", "%s", err->msg);
+        return rc;
+    }
     if (rc != SC_OK)
         return sc_conn_send_failed(a, t->conn, rc, err);
     a->msgs_out++;
