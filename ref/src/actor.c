@@ -16,7 +16,8 @@
 
 /* Output above this fraction of max_outbuf makes producers wait. */
 #define ROOM_DIVISOR 2
-/* Unregistering at exit is best effort, bounded like tractor's (0.5 s). */
+/* Each registry call is bounded from its start (connect, handshake and
+ * answer); unregistering at exit is best effort, bounded like tractor's. */
 #define UNREGISTER_TIMEOUT 0.5
 #define REGISTER_TIMEOUT 5.0
 
@@ -301,9 +302,14 @@ static int send_own_uid(sc_actor *a, sc_conn *c)
     int rc = sc_chan_send_uid(&c->chan, &a->uid, &err);
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
-    c->hs_deadline = a->now + a->cfg.limits.handshake_timeout;
-    if (sc_timer_add(a, c->hs_deadline, NULL, c) != SC_OK)
-        return sc_conn_send_failed(a, c, SC_ENOMEM, NULL);
+    /* Our registry calls keep the deadline armed when they started, so
+     * that the whole call is bounded by it (REG-12: unregistering must not
+     * hold the exit for a handshake timeout). */
+    if (c->role == SC_ROLE_PEER) {
+        c->hs_deadline = a->now + a->cfg.limits.handshake_timeout;
+        if (sc_timer_add(a, c->hs_deadline, NULL, c) != SC_OK)
+            return sc_conn_send_failed(a, c, SC_ENOMEM, NULL);
+    }
     sc_actor_push_event(a, SC_EV_IO, c);
     return SC_OK;
 }
@@ -422,8 +428,6 @@ void sc_actor_conn_connected(sc_actor *a, sc_conn_id id, double now)
         sc_conn_close(a, c, SC_LOG_TRANSPORT, "registry probe done");
         return;
     }
-    if (c->hs_timer >= 0)
-        sc_timer_remove(a, c->hs_timer);
     send_own_uid(a, c);
 }
 
@@ -549,12 +553,40 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
         owner->parked_bytes += bytes;
         if (owner->parked_msgs >= a->cfg.limits.park_max_msgs ||
             owner->parked_bytes >= a->cfg.limits.park_max_bytes) {
+            /* c may be another channel with the same peer uid (CID-4):
+             * it resumes when owner's budget comes back. */
             c->paused_park = 1;
+            c->paused_on = owner;
             sc_actor_push_event(a, SC_EV_IO, c);
         }
         return;
     }
     sc_task_step(a, t);
+}
+
+static int park_spent(const sc_actor *a, const sc_conn *c)
+{
+    return c->parked_msgs >= a->cfg.limits.park_max_msgs ||
+           c->parked_bytes >= a->cfg.limits.park_max_bytes;
+}
+
+void sc_park_release(sc_actor *a, sc_conn *owner, unsigned msgs, size_t bytes)
+{
+    int was_spent = park_spent(a, owner);
+    owner->parked_msgs -= msgs;
+    owner->parked_bytes -= bytes;
+    if (!was_spent || park_spent(a, owner))
+        return;
+    for (size_t i = 0; i < a->nconns_slots; i++) {
+        sc_conn *c = a->conns[i];
+        if (!c || !c->paused_park || c->paused_on != owner)
+            continue;
+        c->paused_park = 0;
+        c->paused_on = NULL;
+        a->input_resumable = 1;
+        if (!c->closing)
+            sc_actor_push_event(a, SC_EV_IO, c);
+    }
 }
 
 static void handle_call_reply(sc_actor *a, sc_conn *c, const sc_msg *m)
@@ -705,21 +737,35 @@ static void conn_process(sc_actor *a, sc_conn *c)
             break;
         }
         if (ev.kind == SC_CHAN_EV_HANDSHAKE) {
-            if (c->hs_timer >= 0)
-                sc_timer_remove(a, c->hs_timer);
             char uid[160];
             sc_uid_repr(&c->chan.peer, uid, sizeof(uid));
             sc_log(a, SC_LOG_RUNTIME, "handshake done with %s on connection %u", uid, c->id);
-            if (c->role == SC_ROLE_REGISTER || c->role == SC_ROLE_UNREGISTER) {
+            /* A registry call's timer, armed when it started, runs on. */
+            if (c->role == SC_ROLE_REGISTER || c->role == SC_ROLE_UNREGISTER)
                 send_registry_call(a, c);
-                if (!c->closing && sc_timer_add(a, a->now + REGISTER_TIMEOUT, NULL, c) != SC_OK)
-                    sc_conn_close(a, c, SC_LOG_ERROR, "out of memory arming a timer");
-            }
+            else if (c->hs_timer >= 0)
+                sc_timer_remove(a, c->hs_timer);
             continue;
         }
         handle_msg(a, c, &ev);
     }
     sc_actor_push_event(a, SC_EV_IO, c);
+}
+
+/* Channels that sc_park_release let read again may already hold whole
+ * messages in their input, and no read event will bring those up: take
+ * them now.  Called at the end of the entry points that can free parking
+ * budget (a task's step, end or cancellation). */
+static void resume_input(sc_actor *a)
+{
+    while (a->input_resumable) {
+        a->input_resumable = 0;
+        for (size_t i = 0; i < a->nconns_slots; i++) {
+            sc_conn *c = a->conns[i];
+            if (c && conn_wants_input(a, c) && sc_chan_input_pending(&c->chan))
+                conn_process(a, c);
+        }
+    }
 }
 
 void sc_actor_feed(sc_actor *a, sc_conn_id id, const char *data, size_t len, double now)
@@ -729,19 +775,15 @@ void sc_actor_feed(sc_actor *a, sc_conn_id id, const char *data, size_t len, dou
     if (!c || c->closing)
         return;
     sc_err err;
-    if (sc_chan_feed(&c->chan, data, len, &err) != SC_OK) {
+    if (sc_chan_feed(&c->chan, data, len, &err) != SC_OK)
         sc_conn_close(a, c, SC_LOG_WARNING, err.msg);
-        return;
-    }
-    conn_process(a, c);
+    else
+        conn_process(a, c);
+    resume_input(a);
 }
 
-void sc_actor_conn_eof(sc_actor *a, sc_conn_id id, int reset, double now)
+static void conn_eof(sc_actor *a, sc_conn *c, int reset)
 {
-    a->now = now;
-    sc_conn *c = conn_get(a, id);
-    if (!c || c->closing)
-        return;
     c->peer_eof = 1;
     if (c->chan.state == SC_CHAN_HANDSHAKE && sc_chan_input_pending(&c->chan) == 0) {
         /* The quick connect-and-drop of a registry probe: normal, quiet. */
@@ -766,6 +808,16 @@ void sc_actor_conn_eof(sc_actor *a, sc_conn_id id, int reset, double now)
     if (!reset && c->chan.state == SC_CHAN_OPEN && sc_chan_send_nil(&c->chan, &err) == SC_OK)
         a->msgs_out++;
     sc_conn_close(a, c, SC_LOG_RUNTIME, reset ? "connection reset by the peer" : "the peer closed");
+}
+
+void sc_actor_conn_eof(sc_actor *a, sc_conn_id id, int reset, double now)
+{
+    a->now = now;
+    sc_conn *c = conn_get(a, id);
+    if (!c || c->closing)
+        return;
+    conn_eof(a, c, reset);
+    resume_input(a);
 }
 
 void sc_actor_conn_output(sc_actor *a, sc_conn_id id, const char **data, size_t *len)
@@ -798,6 +850,7 @@ void sc_actor_conn_written(sc_actor *a, sc_conn_id id, size_t n, double now)
         conn_process(a, c);
     else
         sc_actor_push_event(a, SC_EV_IO, c);
+    resume_input(a);
 }
 
 void sc_actor_conn_interest(sc_actor *a, sc_conn_id id, int *want_read, int *want_write)
@@ -838,6 +891,7 @@ void sc_actor_advance(sc_actor *a, double now)
 {
     a->now = now;
     sc_timers_fire(a, now);
+    resume_input(a);
 }
 
 double sc_actor_next_deadline(const sc_actor *a)

@@ -28,6 +28,7 @@ struct sc_conn {
     int closing;           /* SC_EV_CLOSE was emitted */
     int peer_eof;
     int paused_park;       /* reading paused: the parking budget is spent */
+    sc_conn *paused_on;    /* whose budget: this channel's or another of the same uid */
     sc_chan chan;
     double hs_deadline;
     int hs_timer;          /* index in the timer heap, -1 if none */
@@ -71,6 +72,7 @@ struct sc_actor {
     int shutting_down;
     int exit_status;
     int exit_pending;      /* exit once the unregister call is done */
+    int input_resumable;   /* a paused channel may read again (resume_input) */
     unsigned long msgs_in;
     unsigned long msgs_out;
     unsigned long overruns;
@@ -126,6 +128,9 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why);
 /* After a failed send on c: log and close the channel. Returns rc. */
 int sc_conn_send_failed(sc_actor *a, sc_conn *c, int rc, const sc_err *err);
 int sc_conn_has_room(const sc_actor *a, const sc_conn *c);
+/* Parked messages of the contexts owner started left the parking area:
+ * give the budget back, and let channels paused on it read again. */
+void sc_park_release(sc_actor *a, sc_conn *owner, unsigned msgs, size_t bytes);
 /* self.cancel and shutdown: every task of every channel ends with its
  * cancellation message; then the listener and every channel close. */
 void sc_actor_cancel_all_tasks(sc_actor *a);

@@ -41,6 +41,12 @@ static int reply_return(sc_actor *a, sc_conn *c, sc_str cid, pack_fn pack, const
     if (prc == 0)
         prc = sc_pack_value_end(pk, cid);
     int rc = sc_chan_end(&c->chan, prc, &err);
+    if (rc == SC_ELIMIT) {
+        /* A result over the message limit (a large registry) becomes an
+         * error in its place and the channel lives on (RPC-11). */
+        sc_send_error_text(a, c, cid, "TypeError", "TypeError", "self", err.msg);
+        return rc;
+    }
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
     a->msgs_out++;
@@ -136,17 +142,20 @@ static void do_register(sc_actor *a, sc_conn *c, const sc_msg *m)
         reply_type_error(a, c, m->cid, &err);
         return;
     }
-    if (reply_functype(a, c, m->cid) != SC_OK)
-        return;
+    /* A sockaddr that is not [str, int] is a kwargs mismatch (REG-2):
+     * TypeError before any functype, like a bad uid. */
     sc_str host;
     if (sa->type != MSGPACK_OBJECT_ARRAY || sa->via.array.size < 2 ||
         !sc_obj_str(&sa->via.array.ptr[0], &host) || host.len == 0 || host.len > 255 ||
         sa->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         sa->via.array.ptr[1].via.u64 > 65535) {
-        sc_send_error_text(a, c, m->cid, "ValueError", "ValueError", "self.register_actor",
-                           "sockaddr must be [host: str, port: int 0..65535]");
+        sc_err_set(&err, SC_EARG,
+                   "register_actor() argument 'sockaddr' must be [host: str, port: int 0..65535]");
+        reply_type_error(a, c, m->cid, &err);
         return;
     }
+    if (reply_functype(a, c, m->cid) != SC_OK)
+        return;
     if (sc_registry_put(&a->registry, &uid, host, (uint16_t)sa->via.array.ptr[1].via.u64, &err) !=
         SC_OK) {
         sc_send_error_text(a, c, m->cid, "RuntimeError", "RuntimeError", "self.register_actor",
@@ -227,22 +236,8 @@ static void step_wait(sc_actor *a, sc_task *t)
         a->waiters = t;
         return;
     }
-    sc_err err;
-    msgpack_packer *pk = sc_chan_begin(&t->conn->chan, &err);
     addrs_arg x = { &a->registry, name };
-    if (pk) {
-        int prc = sc_pack_value_begin(pk, SC_MSG_RETURN);
-        if (prc == 0)
-            prc = pack_addrs(pk, &x);
-        if (prc == 0)
-            prc = sc_pack_value_end(pk, t->ctx.cid);
-        if (sc_chan_end(&t->conn->chan, prc, &err) == SC_OK)
-            a->msgs_out++;
-        else
-            sc_conn_send_failed(a, t->conn, err.code, &err);
-    } else {
-        sc_conn_send_failed(a, t->conn, err.code, &err);
-    }
+    reply_return(a, t->conn, t->ctx.cid, pack_addrs, &x);
     sc_task_finish(a, t);
 }
 

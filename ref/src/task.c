@@ -62,10 +62,8 @@ void sc_task_free(sc_actor *a, sc_task *t)
         t->conn_next->conn_prev = t->conn_prev;
     c->ntasks--;
     /* Parked messages die with the context: give their budget back. */
-    if (t->ctx.count > t->ctx.buffer_size) {
-        c->parked_msgs -= t->ctx.count - t->ctx.buffer_size;
-        c->parked_bytes -= t->ctx.parked_bytes;
-    }
+    if (t->ctx.count > t->ctx.buffer_size)
+        sc_park_release(a, c, t->ctx.count - t->ctx.buffer_size, t->ctx.parked_bytes);
     sc_ctx_remove(&a->contexts, &t->ctx);
     sc_ctx_destroy(&t->ctx);
     sc_free(t->value);
@@ -189,15 +187,8 @@ void sc_task_pop(sc_actor *a, sc_task *t)
     size_t bytes;
     int unparked;
     sc_ctx_pop(&t->ctx, &bytes, &unparked);
-    if (unparked) {
-        sc_conn *c = t->conn;
-        c->parked_msgs--;
-        c->parked_bytes -= bytes;
-        if (c->paused_park) {
-            c->paused_park = 0;
-            sc_actor_push_event(a, SC_EV_IO, c);
-        }
-    }
+    if (unparked)
+        sc_park_release(a, t->conn, 1, bytes);
 }
 
 int sc_task_keep_value(sc_task *t, const msgpack_object *v, sc_err *err)
