@@ -111,7 +111,28 @@ int sc_actor_next_event(sc_actor *a, sc_event *ev)
     *ev = a->events[a->ev_head];
     a->ev_head = (a->ev_head + 1) % a->ev_cap;
     a->ev_count--;
+    if (ev->kind == SC_EV_IO) {
+        sc_conn *c = ev->conn < a->nconns_slots ? a->conns[ev->conn] : NULL;
+        if (c)
+            c->io_queued = 0;
+    }
     return 1;
+}
+
+/* One SC_EV_IO per connection is enough until the glue has taken it: it
+ * asks for the interest then, which covers everything queued since. */
+void sc_conn_kick(sc_actor *a, sc_conn *c)
+{
+    if (c->io_queued)
+        return;
+    if (sc_actor_push_event(a, SC_EV_IO, c))
+        c->io_queued = 1;
+}
+
+void sc_conn_sent(sc_actor *a, sc_conn *c)
+{
+    a->msgs_out++;
+    sc_conn_kick(a, c);
 }
 
 /* ---- creation ------------------------------------------------------------ */
@@ -292,7 +313,7 @@ int sc_send_error_text(sc_actor *a, sc_conn *c, sc_str cid, const char *type_str
                                 &err);
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
-    a->msgs_out++;
+    sc_conn_sent(a, c);
     return SC_OK;
 }
 
@@ -310,7 +331,7 @@ static int send_own_uid(sc_actor *a, sc_conn *c)
         if (sc_timer_add(a, c->hs_deadline, NULL, c) != SC_OK)
             return sc_conn_send_failed(a, c, SC_ENOMEM, NULL);
     }
-    sc_actor_push_event(a, SC_EV_IO, c);
+    sc_conn_kick(a, c);
     return SC_OK;
 }
 
@@ -403,7 +424,7 @@ static int send_registry_call(sc_actor *a, sc_conn *c)
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
     c->call_state = 1;
-    a->msgs_out++;
+    sc_conn_sent(a, c);
     return SC_OK;
 }
 
@@ -482,7 +503,7 @@ void sc_actor_begin_shutdown(sc_actor *a, int status)
         /* Channels that are up learn of the end from the nil sentinel. */
         sc_err err;
         if (c->chan.state == SC_CHAN_OPEN && !c->peer_eof && sc_chan_send_nil(&c->chan, &err) == SC_OK)
-            a->msgs_out++;
+            sc_conn_sent(a, c);
         sc_conn_close(a, c, SC_LOG_CANCEL, "the actor is shutting down");
     }
     if (a->registry_host && a->cfg.registry_port)
@@ -557,7 +578,7 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
              * it resumes when owner's budget comes back. */
             c->paused_park = 1;
             c->paused_on = owner;
-            sc_actor_push_event(a, SC_EV_IO, c);
+            sc_conn_kick(a, c);
         }
         return;
     }
@@ -585,7 +606,7 @@ void sc_park_release(sc_actor *a, sc_conn *owner, unsigned msgs, size_t bytes)
         c->paused_on = NULL;
         a->input_resumable = 1;
         if (!c->closing)
-            sc_actor_push_event(a, SC_EV_IO, c);
+            sc_conn_kick(a, c);
     }
 }
 
@@ -660,7 +681,7 @@ static void dispatch_cmd(sc_actor *a, sc_conn *c, const sc_msg *m)
         sc_conn_send_failed(a, c, rc, &err);
         return;
     }
-    a->msgs_out++;
+    sc_conn_sent(a, c);
     sc_log(a, SC_LOG_RUNTIME, "started %s.%s cid %.*s", fn->ns, fn->name, (int)m->cid.len,
            m->cid.ptr);
     sc_task_step(a, t);
@@ -694,7 +715,7 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
         sc_err err;
         conn_drop_tasks(a, c);
         if (sc_chan_send_nil(&c->chan, &err) == SC_OK)
-            a->msgs_out++;
+            sc_conn_sent(a, c);
         sc_conn_close(a, c, SC_LOG_RUNTIME, "the peer sent the terminate message (nil)");
         return;
     }
@@ -749,7 +770,7 @@ static void conn_process(sc_actor *a, sc_conn *c)
         }
         handle_msg(a, c, &ev);
     }
-    sc_actor_push_event(a, SC_EV_IO, c);
+    sc_conn_kick(a, c);
 }
 
 /* Channels that sc_park_release let read again may already hold whole
@@ -806,7 +827,7 @@ static void conn_eof(sc_actor *a, sc_conn *c, int reset)
     conn_drop_tasks(a, c);
     /* Like tractor, answer the end of the channel with nil (best effort). */
     if (!reset && c->chan.state == SC_CHAN_OPEN && sc_chan_send_nil(&c->chan, &err) == SC_OK)
-        a->msgs_out++;
+        sc_conn_sent(a, c);
     sc_conn_close(a, c, SC_LOG_RUNTIME, reset ? "connection reset by the peer" : "the peer closed");
 }
 
@@ -849,7 +870,7 @@ void sc_actor_conn_written(sc_actor *a, sc_conn_id id, size_t n, double now)
     if (!c->closing && sc_chan_input_pending(&c->chan) && conn_wants_input(a, c))
         conn_process(a, c);
     else
-        sc_actor_push_event(a, SC_EV_IO, c);
+        sc_conn_kick(a, c);
     resume_input(a);
 }
 

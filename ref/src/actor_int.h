@@ -28,6 +28,7 @@ struct sc_conn {
     int closing;           /* SC_EV_CLOSE was emitted */
     int peer_eof;
     int paused_park;       /* reading paused: the parking budget is spent */
+    int io_queued;         /* an SC_EV_IO for it waits in the event queue */
     sc_conn *paused_on;    /* whose budget: this channel's or another of the same uid */
     sc_chan chan;
     double hs_deadline;
@@ -122,6 +123,10 @@ static inline int sc_log_on(const sc_actor *a, int level) { return level >= a->c
 /* Queue an event for the glue; returns it so the caller can add fields
  * (NULL when memory ran out, which is logged). */
 sc_event *sc_actor_push_event(sc_actor *a, sc_event_kind kind, sc_conn *c);
+/* Output was added to c: make sure the glue looks at its interest. */
+void sc_conn_kick(sc_actor *a, sc_conn *c);
+/* Count a message sent on c and kick it. */
+void sc_conn_sent(sc_actor *a, sc_conn *c);
 /* A connection's timer fired: handshake, connect or registry call overdue. */
 void sc_conn_timeout(sc_actor *a, sc_conn *c);
 void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why);

@@ -436,9 +436,13 @@ static void on_linger(struct ev_loop *ev, ev_timer *w, int revents)
     (void)ev;
     (void)revents;
 
-    if (c->state == C_FLUSHING)
-        loop_log(L, SC_LOG_INFO, "connection %u: peer took no output for %.0f s, closing",
-                 (unsigned)c->id, LINGER);
+    if (c->state == C_FLUSHING) {
+        const char *data;
+        size_t len;
+        sc_actor_conn_output(L->a, c->id, &data, &len);
+        loop_log(L, SC_LOG_INFO, "connection %u: %zu bytes still unsent after %.0f s, closing it",
+                 (unsigned)c->id, len, LINGER);
+    }
     conn_close(c);
     pump(L, now);
 }
@@ -662,8 +666,20 @@ static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
 
 /* --- entry point -------------------------------------------------------- */
 
+/* SIGINT and SIGTERM are blocked whenever no watcher takes them, so that
+ * one arriving then waits instead of killing the process. */
+static void mask_signals(int how)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigprocmask(how, &sigs, NULL);
+}
+
 static void loop_teardown(sc_loop *L)
 {
+    mask_signals(SIG_BLOCK);
     for (size_t i = 0; i < L->nslots; i++)
         if (L->conns[i])
             conn_drop(L->conns[i]);
@@ -675,7 +691,7 @@ static void loop_teardown(sc_loop *L)
     sc_free(L->conns);
 }
 
-int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log, void *ud)
+int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log_fn, void *ud)
 {
     sc_loop *L;
     int status;
@@ -683,18 +699,18 @@ int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log, void *ud)
     signal(SIGPIPE, SIG_IGN);
     L = sc_calloc(1, sizeof(*L));
     if (!L) {
-        log(ud, SC_LOG_CRITICAL, "out of memory");
+        log_fn(ud, SC_LOG_CRITICAL, "out of memory");
         if (listen_fd >= 0)
             close(listen_fd);
         return 1;
     }
     L->a = a;
-    L->log = log;
+    L->log = log_fn;
     L->ud = ud;
     L->listen_fd = listen_fd;
     L->ev = ev_default_loop(EVFLAG_AUTO);
     if (!L->ev) {
-        log(ud, SC_LOG_CRITICAL, "cannot start libev (check LIBEV_FLAGS)");
+        log_fn(ud, SC_LOG_CRITICAL, "cannot start libev (check LIBEV_FLAGS)");
         if (listen_fd >= 0)
             close(listen_fd);
         sc_free(L);
@@ -711,6 +727,7 @@ int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log, void *ud)
         ev_io_start(L->ev, &L->accept_w);
     ev_signal_start(L->ev, &L->sigint_w);
     ev_signal_start(L->ev, &L->sigterm_w);
+    mask_signals(SIG_UNBLOCK);
 
     /* Whatever sc_actor_start queued. */
     pump(L, sc_loop_now());

@@ -27,15 +27,18 @@ double sc_loop_now(void);
  * filters by level. */
 typedef void sc_loop_log_fn(void *ud, int level, const char *line);
 
-/* Serve a until it queues SC_EV_EXIT or a second SIGINT/SIGTERM arrives, and
- * return the exit status: the actor's, or 1 for the second signal or when the
- * loop cannot be set up.
+/* Serve a until it queues SC_EV_EXIT and the output left is flushed (1 s at
+ * most), or until a second SIGINT/SIGTERM; return the exit status: the
+ * actor's, or 1 for the second signal or when the loop cannot be set up.
  *
  * listen_fd is a bound, listening, non-blocking socket, or -1 for none; the
  * loop owns it from here on and closes it on SC_EV_STOP_LISTEN or on return.
  * Every socket is closed on return; the actor is not called after that, so
  * the caller frees it.  SIGPIPE is ignored for the whole process, and
- * SIGINT/SIGTERM call sc_actor_shutdown while the loop runs. */
-int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log, void *ud);
+ * SIGINT/SIGTERM call sc_actor_shutdown while the loop runs.  The loop
+ * unblocks those two once its watchers are in place, so a caller that blocks
+ * them early loses none that arrive before, and blocks them again on return,
+ * so that a late one cannot kill the process while the caller cleans up. */
+int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log_fn, void *ud);
 
 #endif

@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #define PROG "scwire-ref"
 #define PROFILE "0.1.0a4"
 #define VERSION_LINE PROG " 0.1.0 (protocol profile " PROFILE ")"
+#define DEFAULT_LISTEN "127.0.0.1:0"
 
 /* sc_event.host is 64 bytes, and the registry host travels in it. */
 #define HOST_MAX 63
@@ -162,15 +165,16 @@ static void parse_hostport(const char *opt, const char *s, char *host, size_t ho
                            uint16_t *port, unsigned min_port)
 {
     const char *colon, *h = s;
+    char label[32];
     size_t hlen;
 
     if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
             usage_error("%s: '%s' is not [HOST]:PORT", opt, s);
         h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
+        hlen = (size_t)(rb - h);
+        colon = rb + 1;
     } else {
         colon = strrchr(s, ':');
         if (!colon)
@@ -185,7 +189,8 @@ static void parse_hostport(const char *opt, const char *s, char *host, size_t ho
         usage_error("%s: host of '%s' is longer than %zu characters", opt, s, hostsz - 1);
     memcpy(host, h, hlen);
     host[hlen] = '\0';
-    *port = (uint16_t)parse_count(opt, colon + 1, min_port, 65535);
+    snprintf(label, sizeof(label), "%s port", opt);
+    *port = (uint16_t)parse_count(label, colon + 1, min_port, 65535);
 }
 
 /* Canonical 8-4-4-4-12 hex text, stored lower-case. */
@@ -216,31 +221,36 @@ static void make_uuid4(char out[37])
 
 /* --- usage --------------------------------------------------------------- */
 
-static void print_help(const sc_limits *d)
+static void print_help(void)
 {
+    sc_actor_config cfg;
+    const sc_limits *d = &cfg.limits;
+
+    sc_actor_config_default(&cfg);
     printf("Usage: " PROG " [OPTION]...\n"
            "Run one actor of the scwire reference runtime: it speaks the tractor " PROFILE "\n"
            "wire protocol over TCP, prints the address it listens on as HOST:PORT on the\n"
            "first line of standard output and logs to standard error.  SIGINT or SIGTERM\n"
            "shuts it down; a second one makes it exit at once.\n"
            "\n"
-           "Identity and addresses:\n"
-           "  --name NAME              actor name (default " PROG ")\n"
-           "  --uuid UUID              actor uuid, 8-4-4-4-12 hex digits (default: a fresh uuid4)\n"
+           "Identity and addresses:\n");
+    printf("  --name NAME              actor name (default %s)\n", cfg.name);
+    printf("  --uuid UUID              actor uuid, 8-4-4-4-12 hex digits (default: a fresh uuid4)\n"
            "  --listen HOST:PORT       listen there; [ADDRESS]:PORT for IPv6, port 0 picks a\n"
-           "                           free one (default 127.0.0.1:0)\n"
+           "                           free one (default " DEFAULT_LISTEN ")\n"
            "  --registry HOST:PORT     register with that registry on start and unregister on\n"
            "                           exit (default: none)\n"
            "  --registry-role          be a registry: serve register_actor, find_actor, ...\n"
            "                           (default: off)\n"
            "\n"
-           "Protocol:\n"
-           "  --codec CODEC            msgpack or lenprefix (default msgpack)\n"
+           "Protocol:\n");
+    printf("  --codec CODEC            msgpack or lenprefix (default %s)\n"
            "  --profile PROFILE        protocol profile; only " PROFILE " (default " PROFILE ")\n"
            "  --loglevel LEVEL         transport, debug, runtime, cancel, info, warning, error\n"
-           "                           or critical, any case (default warning)\n"
+           "                           or critical, any case (default %s)\n"
            "\n"
-           "Limits (spec/limits.md):\n");
+           "Limits (spec/limits.md):\n",
+           sc_codec_name(cfg.codec), sc_loglevel_name(cfg.loglevel));
     printf("  --msg-buffer-size N      per-context receive buffer, messages (default %u)\n"
            "  --max-frame N            largest message, bytes (default %zu)\n"
            "  --max-depth N            deepest nesting, 1..%d levels (default %u)\n"
@@ -356,10 +366,11 @@ int main(int argc, char **argv)
     sc_actor *a;
     sc_err err;
     logger lg;
-    char uuid[37] = "", listen_host[256] = "127.0.0.1", registry_host[HOST_MAX + 1];
+    char uuid[37] = "", listen_host[256], registry_host[HOST_MAX + 1];
     char bound_host[INET6_ADDRSTRLEN];
-    const char *listen_arg = "127.0.0.1:0";
-    uint16_t listen_port = 0;
+    const char *listen_arg = DEFAULT_LISTEN;
+    uint16_t listen_port;
+    sigset_t sigs;
     int opt, fd, rc, status;
 
     /* One write(2) per log line, so that a line stays whole when stderr is
@@ -367,11 +378,6 @@ int main(int argc, char **argv)
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     sc_actor_config_default(&cfg);
-    cfg.name = PROG;
-    cfg.codec = SC_CODEC_MSGPACK;
-    cfg.loglevel = SC_LOG_WARNING;
-    sc_limits_default(&cfg.limits);
-    cfg.registry_host = NULL;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
@@ -386,7 +392,6 @@ int main(int argc, char **argv)
             break;
         case OPT_LISTEN:
             listen_arg = optarg;
-            parse_hostport("--listen", optarg, listen_host, sizeof(listen_host), &listen_port, 0);
             break;
         case OPT_REGISTRY:
             parse_hostport("--registry", optarg, registry_host, sizeof(registry_host),
@@ -411,7 +416,7 @@ int main(int argc, char **argv)
             break;
         case OPT_MSG_BUFFER_SIZE:
             cfg.limits.msg_buffer_size =
-                (unsigned)parse_count("--msg-buffer-size", optarg, 1, UINT32_MAX);
+                (unsigned)parse_count("--msg-buffer-size", optarg, 1, UINT_MAX);
             break;
         case OPT_MAX_FRAME:
             /* A lenprefix header cannot announce more. */
@@ -427,10 +432,10 @@ int main(int argc, char **argv)
             cfg.limits.max_entries = (uint32_t)parse_count("--max-entries", optarg, 1, UINT32_MAX);
             break;
         case OPT_MAX_CONTEXTS:
-            cfg.limits.max_contexts = (unsigned)parse_count("--max-contexts", optarg, 1, UINT32_MAX);
+            cfg.limits.max_contexts = (unsigned)parse_count("--max-contexts", optarg, 1, UINT_MAX);
             break;
         case OPT_MAX_CONNS:
-            cfg.limits.max_conns = (unsigned)parse_count("--max-conns", optarg, 1, UINT32_MAX);
+            cfg.limits.max_conns = (unsigned)parse_count("--max-conns", optarg, 1, UINT_MAX);
             break;
         case OPT_HANDSHAKE_TIMEOUT:
             cfg.limits.handshake_timeout = parse_seconds("--handshake-timeout", optarg);
@@ -439,8 +444,7 @@ int main(int argc, char **argv)
             cfg.limits.max_outbuf = (size_t)parse_count("--max-outbuf", optarg, 1, SIZE_MAX);
             break;
         case OPT_HELP:
-            sc_limits_default(&cfg.limits);
-            print_help(&cfg.limits);
+            print_help();
             return 0;
         case OPT_VERSION:
             puts(VERSION_LINE);
@@ -459,6 +463,7 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         usage_error("unexpected argument '%s'", argv[optind]);
+    parse_hostport("--listen", listen_arg, listen_host, sizeof(listen_host), &listen_port, 0);
     /* spec/limits.md: the output bound is at least one whole message. */
     if (cfg.limits.max_outbuf < cfg.limits.max_frame)
         usage_error("--max-outbuf: %zu is less than --max-frame (%zu)", cfg.limits.max_outbuf,
@@ -467,6 +472,13 @@ int main(int argc, char **argv)
     if (uuid[0] == '\0')
         make_uuid4(uuid);
     cfg.uuid = uuid;
+
+    /* Whoever started us may signal as soon as it reads the address line;
+     * hold SIGINT and SIGTERM until the loop can take them. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
 
     fd = open_listener(listen_arg, listen_host, listen_port, bound_host, sizeof(bound_host),
                        &cfg.listen_port);
@@ -478,7 +490,7 @@ int main(int argc, char **argv)
     cb.random = fill_random;
     sc_err_clear(&err);
     if (sc_actor_new(&cfg, &cb, &lg, &a, &err) != SC_OK)
-        fatal("cannot start: %s", err.msg);
+        fatal("cannot start the actor: %s", err.msg);
     rc = sc_actor_start(a, sc_loop_now());
     if (rc != SC_OK) {
         sc_actor_free(a);

@@ -25,7 +25,7 @@ static int reply_functype(sc_actor *a, sc_conn *c, sc_str cid)
     int rc = sc_chan_send_functype(&c->chan, cid, SC_FT_ASYNCFUNC, &err);
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
-    a->msgs_out++;
+    sc_conn_sent(a, c);
     return SC_OK;
 }
 
@@ -49,7 +49,7 @@ static int reply_return(sc_actor *a, sc_conn *c, sc_str cid, pack_fn pack, const
     }
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
-    a->msgs_out++;
+    sc_conn_sent(a, c);
     return SC_OK;
 }
 

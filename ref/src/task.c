@@ -114,7 +114,7 @@ static int task_sent(sc_actor *a, sc_task *t, int rc, const sc_err *err)
     }
     if (rc != SC_OK)
         return sc_conn_send_failed(a, t->conn, rc, err);
-    a->msgs_out++;
+    sc_conn_sent(a, t->conn);
     return SC_OK;
 }
 

@@ -649,8 +649,17 @@ static int drain_events(simpeer *p)
     sc_event ev;
     while (!p->exited && sc_actor_next_event(p->actor, &ev)) {
         any = 1;
-        if (ev.kind == SC_EV_IO)
+        if (ev.kind == SC_EV_IO) {
+            /* The glue only writes after an SC_EV_IO told it to look, so
+             * output queued without one would stall on a real socket. */
+            sp_conn *c = conn_by_id(p, ev.conn);
+            int want_read, want_write;
+            if (c) {
+                sc_actor_conn_interest(p->actor, ev.conn, &want_read, &want_write);
+                c->watch_write = want_write;
+            }
             continue;
+        }
         record_event(p, &ev);
         switch (ev.kind) {
         case SC_EV_CONNECT: {
@@ -699,8 +708,10 @@ static int serve(simpeer *p, sp_conn *c)
 {
     int want_read, want_write;
     sc_actor_conn_interest(p->actor, c->id, &want_read, &want_write);
-    if (want_write && c->reading && take_output(p, c))
+    if (want_write && c->watch_write && c->reading && take_output(p, c))
         return 1;
+    if (!want_write)
+        c->watch_write = 0;
     if (!want_read)
         return 0;
     size_t left = c->in.len - c->in_off;

@@ -79,6 +79,7 @@ typedef struct sp_conn {
     size_t cursor;            /* next message sp_next returns */
     int bad;                  /* the output could not be decoded */
     int saw_nil;
+    int watch_write;          /* like the glue's write watcher: armed by SC_EV_IO */
 } sp_conn;
 
 typedef struct simpeer {
