@@ -27,7 +27,7 @@ LIB    = $(BUILD)/libscwire.a
 DAEMON = $(BUILD)/scwire-ref
 UNIT   = $(BUILD)/unit-tests
 
-.PHONY: all help deps deps-fuzz check check-run unit spec-check conformance conformance-run \
+.PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check conformance conformance-run \
 	install clean
 all: $(LIB) $(DAEMON) $(UNIT)
 
@@ -65,6 +65,10 @@ $(UNIT): $(TEST_OBJS) $(LIB)
 unit: $(UNIT)
 	$(UNIT)
 
+# The daemon as a program: flags, exit statuses, a session under valgrind.
+daemon-test: $(DAEMON)
+	$(PYTHON) -m pytest -q -p no:cacheprovider ref/tests/daemon
+
 spec-check:
 	$(PYTHON) tools/spec-trace
 	$(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
@@ -73,7 +77,7 @@ spec-check:
 # second make started after it (its pkg-config lookups then see msgpack).
 check: deps
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit spec-check
+check-run: all unit daemon-test spec-check
 
 conformance: deps
 	@$(MAKE) --no-print-directory conformance-run
