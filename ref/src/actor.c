@@ -434,7 +434,11 @@ static void registry_call_done(sc_actor *a, sc_conn *c, const char *outcome)
     sc_log(a, outcome ? SC_LOG_ERROR : SC_LOG_RUNTIME, "%s with the registry at %s:%u: %s", what,
            a->registry_host, a->cfg.registry_port, outcome ? outcome : "done");
     c->call_state = 0;
-    /* tractor's discovery connections end without the nil sentinel. */
+    /* A side that opened a connection ends it with nil (CAN-4), although
+     * tractor's discovery connections just close. */
+    sc_err err;
+    if (sc_chan_send_nil(&c->chan, &err) == SC_OK)
+        sc_conn_sent(a, c);
     sc_conn_close(a, c, SC_LOG_TRANSPORT, "registry call finished");
 }
 

@@ -268,13 +268,14 @@ static int parse_cmd(const msgpack_object *c, sc_msg *out, sc_err *err)
                           nonempty_str_problem(&f[4]));
     /* From here on the cid is usable, so the caller can answer on it. */
     out->kind = SC_MSG_CMD;
-    if (!nonempty_str(&f[0], &out->ns))
-        return sc_err_set(err, SC_EMSG_REPLY, "cmd field 0 (ns) must be a non-empty str, got %s",
-                          nonempty_str_problem(&f[0]));
-    if (!nonempty_str(&f[1], &out->func))
-        return sc_err_set(err, SC_EMSG_REPLY,
-                          "cmd field 1 (func) must be a non-empty str, got %s",
-                          nonempty_str_problem(&f[1]));
+    /* An empty ns or func is still a str: it names nothing exposed, which
+     * dispatch answers with ModuleNotExposed or AttributeError (RPC-2/3). */
+    if (!sc_obj_str(&f[0], &out->ns))
+        return sc_err_set(err, SC_EMSG_REPLY, "cmd field 0 (ns) must be a str, got %s",
+                          sc_obj_type_name(&f[0]));
+    if (!sc_obj_str(&f[1], &out->func))
+        return sc_err_set(err, SC_EMSG_REPLY, "cmd field 1 (func) must be a str, got %s",
+                          sc_obj_type_name(&f[1]));
     if (f[2].type != MSGPACK_OBJECT_MAP)
         return sc_err_set(err, SC_EMSG_REPLY,
                           "cmd field 2 (kwargs) must be a map with str keys, got %s",

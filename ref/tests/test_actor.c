@@ -357,7 +357,7 @@ static void test_cmd_bad_fields(void)
         const char *why;
     } bad[] = {
         { "[5, 'echo', {'value': 1}, ['p', 'u'], 'm1']", "field 0 (ns)" },
-        { "['', 'echo', {'value': 1}, ['p', 'u'], 'm2']", "field 0 (ns)" },
+        { "[['x'], 'echo', {'value': 1}, ['p', 'u'], 'm2']", "field 0 (ns)" },
         { "['scwire_service', 7, {'value': 1}, ['p', 'u'], 'm3']", "field 1 (func)" },
         { "['scwire_service', 'echo', [1], ['p', 'u'], 'm4']", "field 2 (kwargs)" },
         { "['scwire_service', 'echo', {1: 2}, ['p', 'u'], 'm5']", "field 2 (kwargs)" },
@@ -1927,6 +1927,8 @@ static void test_registry_client(void)
     sp_send(&p, reg, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
     CU_ASSERT(!sp_closed(&p, reg));
     sp_send(&p, reg, "{'return': nil, 'cid': '%s'}", cid);
+    /* CAN-4: the side that opened the connection ends it with nil. */
+    CU_ASSERT(sp_expect(&p, reg, "nil"));
     CU_ASSERT(sp_closed(&p, reg) && sp_unread(&p, reg) == 0);
     CU_ASSERT(sp_stats(&p).conns == 1 && sc_actor_next_deadline(p.actor) < 0);
 
@@ -1943,6 +1945,7 @@ static void test_registry_client(void)
     CU_ASSERT(!p.exited);
     sp_send(&p, unreg, "{'functype': 'asyncfunc', 'cid': '%s'}", cid2);
     sp_send(&p, unreg, "{'return': nil, 'cid': '%s'}", cid2);
+    CU_ASSERT(sp_expect(&p, unreg, "nil"));
     CU_ASSERT(sp_closed(&p, unreg) && sp_unread(&p, unreg) == 0);
     CU_ASSERT(p.exited && p.exit_status == 0);
     CU_ASSERT(sp_find_event(&p, SC_EV_EXIT, 0) == (long)p.nevents - 1);

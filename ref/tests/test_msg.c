@@ -637,11 +637,9 @@ static void test_reject_cmd(void)
         { "cmd cid empty", "81a3636d6495a3737663a1668092a161a175a0", SC_EMSG_CLOSE,
           "cmd field 4 (cid) must be a non-empty str, got an empty str" },
         { "ns int", "81a3636d649501a1668092a161a175a26331", SC_EMSG_REPLY,
-          "cmd field 0 (ns) must be a non-empty str, got int" },
-        { "ns empty", "81a3636d6495a0a1668092a161a175a26331", SC_EMSG_REPLY,
-          "cmd field 0 (ns) must be a non-empty str, got an empty str" },
+          "cmd field 0 (ns) must be a str, got int" },
         { "func nil", "81a3636d6495a3737663c08092a161a175a26331", SC_EMSG_REPLY,
-          "cmd field 1 (func) must be a non-empty str, got nil" },
+          "cmd field 1 (func) must be a str, got nil" },
         { "kwargs array", "81a3636d6495a3737663a1669092a161a175a26331", SC_EMSG_REPLY,
           "cmd field 2 (kwargs) must be a map with str keys, got array" },
         { "kwargs int key", "81a3636d6495a3737663a16682a16101020392a161a175a26331", SC_EMSG_REPLY,
@@ -1073,9 +1071,26 @@ static void test_pack_writer_failure(void)
     sc_buf_free(&e.buf);
 }
 
+/* RPC-2, RPC-3: an empty ns or func is a str like any other, so the message
+ * is a command (dispatch then finds nothing under that name). */
+static void test_cmd_with_empty_ns_and_func_is_a_command(void)
+{
+    decoded d;
+    sc_msg m;
+    sc_err err;
+    /* {"cmd": ["", "", {}, ["a", "u"], "c1"]} */
+    CU_ASSERT_EQUAL(parse_hex(&d, "81a3636d6495a0a08092a161a175a26331", &m, &err), SC_OK);
+    CU_ASSERT_EQUAL(m.kind, SC_MSG_CMD);
+    CU_ASSERT_EQUAL(m.ns.len, 0);
+    CU_ASSERT_EQUAL(m.func.len, 0);
+    CU_ASSERT(sc_str_eq_c(m.cid, "c1"));
+    release(&d);
+}
+
 int register_msg_tests(void)
 {
     static CU_TestInfo tests[] = {
+        { "cmd_with_empty_ns_and_func_is_a_command", test_cmd_with_empty_ns_and_func_is_a_command },
         { "appendix_parse", test_appendix_parse },
         { "appendix_encode", test_appendix_encode },
         { "trace_rpc_return", test_trace_rpc_return },

@@ -23,9 +23,24 @@ def built():
         pytest.fail(f"{DAEMON} is missing: run make first")
 
 
+_started = []
+
+
+@pytest.fixture(autouse=True)
+def reap_daemons():
+    """A failing test must not leave a daemon behind."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+
+
 def start(*args, wrapper=()):
     proc = subprocess.Popen([*wrapper, DAEMON, "--listen", "127.0.0.1:0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _started.append(proc)
     line = proc.stdout.readline().strip()
     host, _, port = line.rpartition(":")
     assert host == "127.0.0.1" and port.isdigit(), f"first stdout line was {line!r}"
