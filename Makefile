@@ -23,13 +23,19 @@ GLUE_OBJS = $(GLUE_SRCS:ref/src/%.c=$(BUILD)/glue/%.o)
 TEST_SRCS = $(sort $(wildcard ref/tests/*.c))
 TEST_OBJS = $(TEST_SRCS:ref/tests/%.c=$(BUILD)/tests/%.o)
 
+TAP_SRCS  = $(sort $(wildcard tools/tap/*.c))
+TAP_OBJS  = $(TAP_SRCS:tools/tap/%.c=$(BUILD)/tap/%.o)
+
 LIB    = $(BUILD)/libscwire.a
 DAEMON = $(BUILD)/scwire-ref
 UNIT   = $(BUILD)/unit-tests
+TAP    = $(BUILD)/scwire-tap
+PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
+CONFORM = $(PYTHON) conformance/scwire-conform
 
-.PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check conformance conformance-run \
-	install clean
-all: $(LIB) $(DAEMON) $(UNIT)
+.PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
+	conformance conformance-run conformance-selftest install clean
+all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
 	@echo "make               build the reference runtime and the unit tests"
@@ -51,7 +57,9 @@ $(BUILD)/glue/%.o: ref/src/%.c $(wildcard ref/src/*.h) | $(BUILD)/glue
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 $(BUILD)/tests/%.o: ref/tests/%.c $(wildcard ref/src/*.h ref/tests/*.h) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Iref/tests -c -o $@ $<
-$(BUILD)/core $(BUILD)/glue $(BUILD)/tests:
+$(BUILD)/tap/%.o: tools/tap/%.c $(wildcard tools/tap/*.h ref/src/*.h) | $(BUILD)/tap
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/core $(BUILD)/glue $(BUILD)/tests $(BUILD)/tap:
 	@mkdir -p $@
 
 $(LIB): $(CORE_OBJS)
@@ -61,31 +69,44 @@ $(DAEMON): $(GLUE_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(GLUE_OBJS) $(LIB) -lev $(MSGPACK_LIBS) -lm
 $(UNIT): $(TEST_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB) -lcunit $(MSGPACK_LIBS) -lm
+$(TAP): $(TAP_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TAP_OBJS) $(LIB) -lev $(MSGPACK_LIBS) -lm
 
 unit: $(UNIT)
 	$(UNIT)
 
 # The daemon as a program: flags, exit statuses, a session under valgrind.
 daemon-test: $(DAEMON)
-	$(PYTHON) -m pytest -q -p no:cacheprovider ref/tests/daemon
+	$(PYTEST) ref/tests/daemon
 
 spec-check:
 	$(PYTHON) tools/spec-trace
-	$(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
+
+# The tools' tests drive the daemon and the tap, so they need both built.
+tools-test: $(DAEMON) $(TAP)
+	$(PYTEST) tools/tests
+
+conformance-selftest:
+	$(PYTEST) conformance/selftest
+
+# The suite against the reference runtime, once per codec.
+conformance-run: all
+	$(CONFORM) --iut-ref-flags --codec msgpack --out $(BUILD)/conformance/msgpack
+	$(CONFORM) --iut-ref-flags --codec lenprefix --out $(BUILD)/conformance/lenprefix
 
 # deps must finish before anything is compiled, so the real work is a
 # second make started after it (its pkg-config lookups then see msgpack).
 check: deps
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit daemon-test spec-check
+check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run
 
 conformance: deps
 	@$(MAKE) --no-print-directory conformance-run
-conformance-run: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/scwire-ref
+	install -m 0755 $(TAP) $(DESTDIR)$(PREFIX)/bin/scwire-tap
 
 clean:
 	rm -rf $(BUILD)

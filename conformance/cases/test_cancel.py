@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Cancellation: `self._cancel_task`, `self.cancel`, and the end of a channel.
+
+protocol.md sections 9 (SELF) and 11 (CAN).  Whether a channel's contexts are
+gone after it ended is seen from another channel with the same peer uid: a
+command reusing a cid that still names a live context is refused with
+MessagingError (CID-10), one whose context was removed is served.
+"""
+import time
+
+import pytest
+
+from scwire_conform import msgs
+from scwire_conform.iut import can_connect
+from scwire_conform.msgs import new_cid
+from scwire_conform.verdict import info, must, should
+from scwire_conform.wire import SERVICE, Closed
+from scwire_conform.wirelog import short
+
+CANCELLED_TEXT = "was remotely cancelled by its caller"
+
+
+def check_context_alive(ctx, echoed_before=0):
+    ctx.send_yield("alive?")
+    m = ctx.next()
+    must(msgs.yield_(ctx.cid, "alive?")(m), f"the context answered {short(m)}, not the echo")
+    ctx.send_stop()
+    _, _, final = ctx.finish()
+    must(msgs.ret(ctx.cid, echoed_before + 1)(final),
+         f"expected the context to return {echoed_before + 1}; observed {short(final)}")
+
+
+def wait_cid_free(conn, cid, settings):
+    """Reuse cid for an echo until it is served (its old context removed), at most
+    `prompt` seconds; returns the seconds it took."""
+    t0 = time.monotonic()
+    while True:
+        conn.command(SERVICE, "echo", {"value": "reuse"}, cid=cid)
+        r = conn.result(cid)
+        if r.kind == "return":
+            return time.monotonic() - t0
+        must(r.type_str == "MessagingError", f"reusing cid {cid} got {short(r.final)}")
+        must(time.monotonic() - t0 < settings.prompt,
+             f"the context {cid} of the ended channel still lives after {settings.prompt:g} s "
+             f"(a command reusing its cid still gets MessagingError)")
+        time.sleep(0.05)
+
+
+@pytest.mark.spec("SELF-4", "SELF-6", "SVC-14", "SELF-1")
+def test_self_4_cancelled_context_ends_before_the_cancel_returns(conn):
+    """_cancel_task of a ctx_no_stream of this connection ends it with `error`
+    ContextCancelled (tb_str: "was remotely cancelled by its caller"), and the
+    cancel returns nil only after that error was sent."""
+    ctx = conn.open_context(SERVICE, "ctx_no_stream", value="ready")
+    must(ctx.started == "ready", f"started carried {short(ctx.started)}, not 'ready'")
+    ccid = conn.command("self", "_cancel_task", {"cid": ctx.cid})
+    order = []
+    while not any(msgs.ret(ccid, None)(m) for m in order):
+        m = conn.expect(msgs.functype(ccid, "asyncfunc") | msgs.ret(ccid, None)
+                        | msgs.error(ctx.cid, "ContextCancelled", CANCELLED_TEXT))
+        order.append(m)
+    must(any(msgs.error(ctx.cid)(m) for m in order),
+         "the cancel returned before the cancelled context sent its ContextCancelled error")
+    conn.expect_quiet(ctx.cid, "nothing after ContextCancelled")
+
+
+@pytest.mark.spec("SELF-7")
+def test_self_7_cancelled_asyncfunc_sends_nothing_more(conn):
+    """A sleep_forever cancelled with _cancel_task sends nothing more on its cid; the
+    cancel returns nil."""
+    cid = conn.command(SERVICE, "sleep_forever")
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    r = conn.cancel_task(cid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    conn.expect_quiet(cid, "nothing after the cancel")
+
+
+@pytest.mark.spec("SELF-7")
+def test_self_7_cancelled_asyncgen_ends_with_stop(conn):
+    """A count(20000) cancelled with _cancel_task while it streams ends with `stop`
+    (after any number of yields, in order) and the cancel returns nil."""
+    stream = conn.open_stream_from(SERVICE, "count", n=20000)
+    ccid = conn.command("self", "_cancel_task", {"cid": stream.cid})
+    values, final = stream.collect()
+    must(msgs.stop(stream.cid)(final), f"expected stop; observed {short(final)}")
+    must(values == list(range(len(values))), "the yields before the stop were not 0, 1, ...")
+    r = conn.result(ccid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    conn.expect_quiet(stream.cid, "nothing after the stop")
+    info(f"{len(values)} of 20000 yields before the stop")
+
+
+@pytest.mark.spec("SELF-5", "SEC-7")
+@pytest.mark.parametrize("whose", ["unknown", "finished", "other-channel-same-uid",
+                                   "other-channel"])
+def test_self_5_cancel_of_a_foreign_or_unknown_cid_does_nothing(fresh_conn_factory, whose):
+    """_cancel_task for a cid that names no task started on this connection (unknown,
+    finished, or started on another channel, even one claiming the same uid)
+    returns nil and affects nothing."""
+    uuid = new_cid()
+    a = fresh_conn_factory(uuid=uuid)
+    ctx = a.open_context(SERVICE, "ctx_echo", first=None)
+    b = fresh_conn_factory(uuid=uuid if whose == "other-channel-same-uid" else None)
+    if whose == "unknown":
+        target = new_cid()
+    elif whose == "finished":
+        target = b.call(SERVICE, "echo", value=1).cid
+    else:
+        target = ctx.cid
+    r = b.cancel_task(target)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    b.expect_quiet(target, "nothing on the target cid")
+    check_context_alive(ctx)
+
+
+@pytest.mark.spec("SELF-3")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("func,kwargs", [("_cancel_task", {}), ("_cancel_task", {"cid": 5}),
+                                         ("_cancel_task", {"cid": "c", "extra": 1}),
+                                         ("cancel", {"now": True})],
+                         ids=["cancel_task-missing", "cancel_task-int", "cancel_task-extra",
+                              "cancel-extra"])
+def test_self_3_self_method_kwargs_mismatch_type_error(conn, func, kwargs):
+    """An allowed self method called with kwargs that do not fit is answered with one
+    `error` TypeError without functype, and runs not (`cancel` does not end the IUT)."""
+    r = conn.call("self", func, kwargs)
+    must(r.functype is None and r.type_str == "TypeError",
+         f"self.{func}({kwargs}) answered functype={r.functype} {short(r.final)}")
+    conn.expect_quiet(r.cid, "nothing after the refusal")
+
+
+@pytest.mark.spec("SELF-8", "SELF-9", "SELF-1")
+def test_self_8_cancel_answers_true_then_the_actor_exits(private_iut, fresh_conn_factory,
+                                                         settings):
+    """self.cancel is answered with `functype asyncfunc` and `return true`; then the
+    IUT closes the requesting and every other connection, stops accepting and exits
+    promptly."""
+    iut = private_iut()
+    other = fresh_conn_factory(target=iut)
+    other.open_context(SERVICE, "ctx_no_stream", value=None)
+    c = fresh_conn_factory(target=iut)
+    r = c.call("self", "cancel")
+    must(r.functype == "asyncfunc" and r.kind == "return" and r.value is True,
+         f"self.cancel answered functype={r.functype} {short(r.final)}")
+    for conn in (c, other):
+        how = conn.closed_within(settings.prompt)
+        must(how is not None, f"{conn.name} still open {settings.prompt:g} s after the cancel")
+    rc = iut.wait_exit(settings.prompt)
+    must(rc is not None, f"the IUT still runs {settings.prompt:g} s after answering cancel")
+    must(not can_connect(iut.host, iut.port, timeout=0.5),
+         "the IUT's port still accepts connections after the cancel")
+    info(f"exit status {rc}")
+
+
+@pytest.mark.spec("CAN-1", "CAN-2")
+def test_can_1_nil_ends_the_channel(conn, settings):
+    """On nil the IUT stops reading the channel (a command written right after the nil
+    is not run), closes the connection, and should answer nil first."""
+    conn.open_context(SERVICE, "ctx_no_stream", value=None)
+    after = new_cid()
+    conn.send_many([None, {"cmd": [SERVICE, "echo", {"value": 1}, list(conn.uid), after]}])
+    how = conn.closed_within(settings.prompt)
+    must(how is not None, f"the connection is still open {settings.prompt:g} s after nil")
+    ran = [m for m in conn.drained if isinstance(m, dict) and m.get("cid") == after]
+    must(not ran, f"the command sent after nil was run: {', '.join(short(m) for m in ran)}")
+    should(None in conn.drained, f"CAN-2: no nil came back before the close "
+                                 f"(got {', '.join(short(m) for m in conn.drained) or 'nothing'})")
+
+
+@pytest.mark.spec("CAN-3", "CAN-5")
+@pytest.mark.parametrize("end", ["close", "reset", "nil"])
+def test_can_5_ended_channel_tasks_removed(fresh_conn_factory, settings, end):
+    """When a channel ends (FIN, RST or nil) its tasks are cancelled and their contexts
+    removed promptly: another channel with the same uid can then reuse their cids."""
+    uuid = new_cid()
+    a = fresh_conn_factory(uuid=uuid)
+    cids = [a.open_context(SERVICE, "ctx_no_stream", value=None).cid,
+            a.open_context(SERVICE, "ctx_echo", first=None).cid]
+    cid = a.command(SERVICE, "sleep_forever")
+    a.expect(msgs.functype(cid, "asyncfunc"))
+    cids.append(cid)
+    b = fresh_conn_factory(uuid=uuid)
+    b.command(SERVICE, "echo", {"value": 1}, cid=cids[0])
+    r = b.result(cids[0])
+    must(r.type_str == "MessagingError",
+         f"while the first channel lives, reusing its context's cid should be refused "
+         f"(CID-10), got {short(r.final)}")
+    if end == "nil":
+        try:
+            a.send(None)
+        except Closed:
+            pass
+    (a.abort if end == "reset" else a.close)()
+    took = max(wait_cid_free(b, c, settings) for c in cids)
+    info(f"contexts removed {took:.3f} s after the channel ended")

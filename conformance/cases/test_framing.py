@@ -1,0 +1,367 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Framing: how messages become bytes, and what bad bytes do (protocol.md section 1).
+
+The same conversation must work however TCP splits it; every msgpack form must
+be accepted and types kept; a codec error must close only the connection that
+carried it.  Cases that send bad bytes keep a channel open beside (the
+bystander, with a live context) and check that it is unaffected and that a new
+connection is served.
+"""
+import time
+
+import msgpack
+import pytest
+
+from scwire_conform import mpk, msgs, normalize
+from scwire_conform.codec import HEADER
+from scwire_conform.msgs import new_cid, same
+from scwire_conform.verdict import Violation, info, must
+from scwire_conform.wire import SERVICE
+from scwire_conform.wirelog import short
+
+
+def conversation(c):
+    """Handshake, then echo, count, raise_error and a refusal, one after another."""
+    c.handshake()
+    c.call(SERVICE, "echo", value={"a": [1, 2.5, "x", None, True], "b": b"\x00\x01"})
+    c.open_stream_from(SERVICE, "count", n=3).collect()
+    c.call(SERVICE, "raise_error", type_str="ValueError", text="kaboom")
+    c.call(SERVICE, "no_such_function")
+
+
+def open_bystander(factory):
+    """A channel with a live ctx_echo context, to be checked after the bad input."""
+    c = factory()
+    ctx = c.open_context(SERVICE, "ctx_echo", first="bystander")
+    return c, ctx
+
+
+def check_bystander(c, ctx):
+    ctx.send_yield("still there")
+    m = ctx.next()
+    must(msgs.yield_(ctx.cid, "still there")(m),
+         f"the bystander's context answered {short(m)} instead of echoing")
+    ctx.send_stop()
+    values, stops, final = ctx.finish()
+    must(msgs.ret(ctx.cid, 1)(final), f"the bystander's context ended with {short(final)}")
+
+
+def serves_new_connection(factory):
+    c = factory()
+    r = c.call(SERVICE, "echo", value="new")
+    must(r.kind == "return" and r.value == "new", f"a new connection got {short(r.final)}")
+
+
+def expect_closed(c, settings, why):
+    how = c.closed_within(settings.prompt)
+    must(how is not None, f"expected the IUT to close the connection within "
+                          f"{settings.prompt:g} s after {why}; observed it still open")
+    got = list(c.drained)
+    if c.peer_uid is None and got and msgs.is_uid(got[0]):
+        got = got[1:]   # the IUT's uid, sent at once (HS-1) and not read yet
+    extra = [m for m in got if m is not None]
+    must(not extra, f"expected at most nil before the close after {why}; observed "
+                    + ", ".join(short(m) for m in extra))
+
+
+def strict_conversation(c):
+    """The conversation with every IUT message taken strictly in order."""
+    c.recv_uid()
+    c.send_uid()
+    cid = c.command(SERVICE, "echo", {"value": [1, "two", b"3"]})
+    c.expect(msgs.functype(cid, "asyncfunc"))
+    c.expect(msgs.ret(cid, [1, "two", b"3"]))
+    cid = c.command(SERVICE, "count", {"n": 2})
+    for p in (msgs.functype(cid, "asyncgen"), msgs.yield_(cid, 0), msgs.yield_(cid, 1),
+              msgs.stop(cid)):
+        c.expect(p)
+
+
+@pytest.mark.spec("FRAME-2", "SVC-5")
+def test_frame_2_uid_in_configured_codec_from_first_byte(raw_conn):
+    """The first bytes from the IUT are its uid encoded with the configured codec,
+    with nothing before it that announces or negotiates a codec."""
+    raw_conn.recv_uid()
+    first = next(e for e in raw_conn.log.entries if e.get("dir") == "s2c")
+    must("msg" in first, f"the first bytes from the IUT are not a message: {first}")
+
+
+@pytest.mark.spec("FRAME-3")
+def test_frame_3_msgpack_objects_back_to_back(raw_conn, settings):
+    """With the msgpack codec every IUT message is exactly one msgpack object, with
+    nothing between objects: the stream decodes to exactly the expected messages."""
+    if settings.codec != "msgpack":
+        pytest.skip("checks the msgpack codec; this run uses " + settings.codec)
+    strict_conversation(raw_conn)
+    raw_conn.barrier()
+    must(not raw_conn.unread(), f"extra objects: {raw_conn.unread()}")
+
+
+@pytest.mark.spec("FRAME-4")
+def test_frame_4_lenprefix_one_object_per_frame(raw_conn, settings):
+    """With the lenprefix codec every IUT message is a 4-byte little-endian length
+    followed by a body of exactly one msgpack object."""
+    if settings.codec != "lenprefix":
+        pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
+    strict_conversation(raw_conn)
+    raw_conn.barrier()
+    must(not raw_conn.unread(), f"extra frames: {raw_conn.unread()}")
+
+
+@pytest.mark.spec("FRAME-8")
+def test_frame_8_one_byte_segments_give_the_same_replies(fresh_conn_factory, case):
+    """A conversation sent in 1-byte TCP segments gets the same replies (modulo cids
+    and uuids) as the same conversation sent in whole writes."""
+    whole = fresh_conn_factory(handshake=False)
+    conversation(whole)
+    chopped = fresh_conn_factory(handshake=False, chop=1)
+    conversation(chopped)
+    entries = case.wire_log.entries
+    got = [normalize.messages(normalize.normalize([e for e in entries if e.get("conn") == c.name]),
+                              direction="s2c") for c in (whole, chopped)]
+    d = normalize.diff(*got)
+    must(not d, "replies differ between whole and 1-byte writes: " + "; ".join(d))
+
+
+@pytest.mark.spec("FRAME-8")
+def test_frame_8_several_messages_in_one_segment(conn):
+    """Three commands written in one TCP segment are all answered."""
+    cmds = [{"cmd": [SERVICE, "echo", {"value": i}, list(conn.uid), new_cid()]} for i in range(3)]
+    conn.send_many(cmds)
+    for i, cmd in enumerate(cmds):
+        cid = cmd["cmd"][4]
+        conn.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+        conn.expect(msgs.ret(cid, i), cid=cid)
+
+
+@pytest.mark.spec("FRAME-8")
+def test_frame_8_large_message_in_odd_segments(conn):
+    """A 200 KB command written in 1000-byte segments is decoded and answered."""
+    value = "x" * 200_000
+    cid = new_cid()
+    conn.send({"cmd": [SERVICE, "echo", {"value": value}, list(conn.uid), cid]}, chop=1000)
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    conn.expect(msgs.ret(cid, value))
+
+
+@pytest.mark.spec("FRAME-6", "SVC-8")
+def test_frame_6_types_kept_in_echo(conn):
+    """echo returns str as str, bin as bin, booleans, nil, ints of every size and
+    floats unchanged, with every float sent as float64."""
+    value = {"str": "häß ✓", "empty_str": "", "bin": b"\x00\xffbin", "empty_bin": b"",
+             "float": 2.5, "neg_float": -0.1, "int": -7, "big": 2 ** 40, "u64": 2 ** 64 - 1,
+             "i64": -2 ** 63, "true": True, "false": False, "nil": None,
+             "array": [1, "a", b"b", [], {}], "map": {"k": {"l": [0.5]}}}
+    cid = conn.command(SERVICE, "echo", {"value": value})
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    m = conn.expect(msgs.ret(cid))
+    must(same(m["return"], value), f"echo changed the value: sent {short(value)}, "
+                                   f"got {short(m['return'])}")
+    forms = mpk.scan(conn.last_body)
+    must(all(f != "float32" for f, _ in forms),
+         "the return message carries a float encoded as float32, not float64")
+
+
+# Every length form of the value kinds, as (name, bytes, decoded value).
+FORMS = [
+    ("pos_fixint", mpk.obj(5), 5), ("uint8", mpk.uint(5, 8), 5), ("uint16", mpk.uint(5, 16), 5),
+    ("uint32", mpk.uint(5, 32), 5), ("uint64", mpk.uint(5, 64), 5),
+    ("uint64_max", mpk.uint(2 ** 64 - 1, 64), 2 ** 64 - 1),
+    ("neg_fixint", mpk.obj(-5), -5), ("int8", mpk.sint(-5, 8), -5),
+    ("int16", mpk.sint(-5, 16), -5), ("int32", mpk.sint(-5, 32), -5),
+    ("int64", mpk.sint(-5, 64), -5), ("int64_min", mpk.sint(-2 ** 63, 64), -2 ** 63),
+    ("float32", mpk.f32(1.5), 1.5), ("float64", mpk.f64(1.5), 1.5),
+    ("fixstr", mpk.str_("abc"), "abc"), ("str8", mpk.str_("abc", 8), "abc"),
+    ("str16", mpk.str_("abc", 16), "abc"), ("str32", mpk.str_("abc", 32), "abc"),
+    ("bin8", mpk.bin_(b"abc", 8), b"abc"), ("bin16", mpk.bin_(b"abc", 16), b"abc"),
+    ("bin32", mpk.bin_(b"abc", 32), b"abc"),
+    ("fixarray", mpk.array([mpk.obj(1)]), [1]), ("array16", mpk.array([mpk.obj(1)], 16), [1]),
+    ("array32", mpk.array([mpk.obj(1)], 32), [1]),
+    ("fixmap", mpk.map_([(mpk.obj("k"), mpk.obj(1))]), {"k": 1}),
+    ("map16", mpk.map_([(mpk.obj("k"), mpk.obj(1))], 16), {"k": 1}),
+    ("map32", mpk.map_([(mpk.obj("k"), mpk.obj(1))], 32), {"k": 1}),
+]
+
+
+@pytest.mark.spec("FRAME-7", "SVC-8")
+def test_frame_7_every_encoding_form_accepted(conn):
+    """A command written entirely in non-shortest forms (str8/16/32, bin8/16/32,
+    array16/32, map16/32, wide ints, float32) is decoded, and echo returns the
+    values those forms encode."""
+    value_raw = mpk.map_([(mpk.str_(name, 8), raw) for name, raw, _ in FORMS], 16)
+    expected = {name: v for name, _, v in FORMS}
+    cid = new_cid()
+    body = mpk.map_([(mpk.str_("cmd", 16), mpk.array([
+        mpk.str_(SERVICE, 8), mpk.str_("echo", 32),
+        mpk.map_([(mpk.str_("value", 32), value_raw)], 32),
+        mpk.array([mpk.str_(conn.uid[0], 16), mpk.str_(conn.uid[1], 32)], 16),
+        mpk.str_(cid, 16)], 32))], 16)
+    conn.send_body(body, note="cmd echo in non-shortest forms")
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    conn.expect(msgs.ret(cid, expected))
+
+
+@pytest.mark.spec("FRAME-10", "SVC-8")
+def test_frame_10_map_keys_of_any_scalar_or_array_type_echoed(conn):
+    """echo returns maps keyed by arrays (nested too), ints, floats, bin, nil, bool
+    and str unchanged, at the top of the value and deeper inside it."""
+    keyed = {(1, 2): "array", ("x", ("y",)): "nested array", 3: "int", -1: "negative int",
+             1.5: "float", b"k": "bin", None: "nil", True: "bool", "s": "str"}
+    value = {"top": keyed, "deep": [{"inner": {(0,): [keyed]}}]}
+    cid = conn.command(SERVICE, "echo", {"value": value})
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    conn.expect(msgs.ret(cid, value))
+
+
+@pytest.mark.spec("SVC-8")
+def test_svc_8_nested_values_echoed(conn):
+    """echo returns a value nested 13 levels deep (arrays and maps alternating, the
+    command reaching 16 levels) unchanged."""
+    value = "leaf"
+    for i in range(13):
+        value = [value, i] if i % 2 else {"k": value, "i": i}
+    cid = conn.command(SERVICE, "echo", {"value": value})
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    conn.expect(msgs.ret(cid, value))
+
+
+@pytest.mark.spec("FRAME-12")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("when", ["after-handshake", "as-uid"])
+def test_frame_12_byte_c1_closes_only_that_connection(fresh_conn_factory, settings, when):
+    """The never-used byte 0xc1 (framed as one message with lenprefix) makes the IUT
+    close that connection promptly; a channel with a live context and new
+    connections are unaffected."""
+    bystander, ctx = open_bystander(fresh_conn_factory)
+    c = fresh_conn_factory(handshake=(when == "after-handshake"))
+    c.send_body(b"\xc1", note="never-used byte 0xc1")
+    expect_closed(c, settings, "the byte 0xc1")
+    check_bystander(bystander, ctx)
+    serves_new_connection(fresh_conn_factory)
+
+
+@pytest.mark.spec("FRAME-9")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("where", ["message", "deep-in-kwargs", "map-key", "uid"])
+def test_frame_9_invalid_utf8_closes_connection(fresh_conn_factory, settings, where):
+    """A str holding invalid UTF-8 (bytes c3 28), whether it is the whole message, deep
+    inside a command's kwargs, a map key or in the uid, makes the IUT close that
+    connection promptly, and nothing else is affected."""
+    bad = mpk.str_(b"\xc3\x28", 8, raw=True)
+    bystander, ctx = open_bystander(fresh_conn_factory)
+    c = fresh_conn_factory(handshake=(where != "uid"))
+    if where == "message":
+        body = bad
+    elif where == "uid":
+        body = mpk.array([bad, mpk.obj(new_cid())])
+    else:
+        inner = mpk.array([mpk.obj("ok"), bad]) if where == "deep-in-kwargs" \
+            else mpk.map_([(bad, mpk.obj(1))])
+        value = mpk.array([mpk.map_([(mpk.obj("x"), inner)])])
+        body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]),
+                           c.uid, new_cid())
+    c.send_body(body, note=f"invalid UTF-8 ({where})")
+    expect_closed(c, settings, f"invalid UTF-8 ({where})")
+    check_bystander(bystander, ctx)
+    serves_new_connection(fresh_conn_factory)
+
+
+@pytest.mark.spec("FRAME-5")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("kind", ["trailing-bytes", "empty", "incomplete-object"])
+def test_frame_5_lenprefix_bad_frame_body_closes(fresh_conn_factory, settings, kind):
+    """With lenprefix, a frame whose body is not exactly one msgpack object (bytes
+    after the object, an empty body, an incomplete object) makes the IUT close that
+    connection, and nothing else is affected."""
+    if settings.codec != "lenprefix":
+        pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
+    bystander, ctx = open_bystander(fresh_conn_factory)
+    c = fresh_conn_factory()
+    good = mpk.obj({"cmd": [SERVICE, "echo", {"value": 1}, list(c.uid), new_cid()]})
+    body = {"trailing-bytes": good + b"\xc0", "empty": b"", "incomplete-object": good[:-3]}[kind]
+    c.send_raw(HEADER.pack(len(body)) + body, note=f"lenprefix frame: {kind}")
+    expect_closed(c, settings, f"a frame with {kind}")
+    check_bystander(bystander, ctx)
+    serves_new_connection(fresh_conn_factory)
+
+
+@pytest.mark.spec("FRAME-13")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("cut", ["mid-message-close", "mid-message-reset", "mid-header-close",
+                                 "mid-uid-close"])
+def test_frame_13_truncated_message_then_end(fresh_conn_factory, cut):
+    """A connection that ends (FIN or RST) in the middle of a message (of a lenprefix
+    header, or of the uid) is a normal channel end: a channel with a live context
+    and new connections are unaffected."""
+    bystander, ctx = open_bystander(fresh_conn_factory)
+    c = fresh_conn_factory(handshake=not cut.startswith("mid-uid"))
+    if cut.startswith("mid-uid"):
+        data = c.codec.encode(["scwire-conform", new_cid()])
+    else:
+        data = c.codec.encode({"cmd": [SERVICE, "echo", {"value": "x" * 100}, list(c.uid),
+                                       new_cid()]})
+    n = 2 if cut.startswith("mid-header") else len(data) // 2
+    c.send_raw(data[:n], note=f"first {n} of {len(data)} bytes")
+    (c.abort if cut.endswith("reset") else c.close)()
+    check_bystander(bystander, ctx)
+    serves_new_connection(fresh_conn_factory)
+
+
+@pytest.mark.spec("FRAME-14")
+def test_frame_14_concurrent_replies_never_interleave(conn):
+    """Replies of three count(300) streams and four 100 KB echoes produced at the same
+    time decode as whole messages, each cid's in order."""
+    big = [("%d" % i) * 100_000 for i in range(4)]
+    streams = [conn.command(SERVICE, "count", {"n": 300}) for _ in range(3)]
+    echoes = [conn.command(SERVICE, "echo", {"value": v}) for v in big]
+    for cid, v in zip(echoes, big):
+        conn.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+        conn.expect(msgs.ret(cid, v), cid=cid)
+    for cid in streams:
+        conn.expect(msgs.functype(cid, "asyncgen"), cid=cid)
+        for i in range(300):
+            conn.expect(msgs.yield_(cid, i), cid=cid)
+        conn.expect(msgs.stop(cid), cid=cid)
+
+
+@pytest.mark.spec("FRAME-11")
+@pytest.mark.info_only
+@pytest.mark.may_kill
+def test_frame_11_ext_value_in_echo(fresh_conn_factory, settings):
+    """Ext values (type 5 with 3 bytes as fixext, type 100 with 20 bytes as ext8) in
+    echo's value are either refused as a codec error (the connection closes) or
+    returned unchanged."""
+    c = fresh_conn_factory()
+    cid = new_cid()
+    # Negative type codes are reserved by msgpack (-1 is the timestamp); the
+    # application range 0..127 is what an IUT would pass on.
+    value = mpk.array([mpk.ext(5, b"\x01\x02\x03"), mpk.ext(100, b"x" * 20, 8)])
+    c.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, cid),
+                note="echo of ext values")
+    t0 = time.monotonic()
+    how = c.closed_within(settings.prompt)
+    if how:
+        info(f"ext refused: the IUT closed the connection ({how}) after "
+             f"{time.monotonic() - t0:.2f} s")
+        return
+    got = c.drained
+    expected = [msgpack.ExtType(5, b"\x01\x02\x03"), msgpack.ExtType(100, b"x" * 20)]
+    must(len(got) == 2 and msgs.functype(cid, "asyncfunc")(got[0])
+         and msgs.ret(cid, expected)(got[1]),
+         f"ext accepted but not echoed unchanged: {', '.join(short(m) for m in got)}")
+    info("ext accepted and echoed unchanged")
+
+
+@pytest.mark.spec("FRAME-1")
+def test_frame_1_second_uid_starts_no_new_channel(conn, settings):
+    """A second uid sent on an established channel starts no new channel: it is
+    rejected or the connection closes, and if the connection lives on, its context
+    is still reached as the first uid's."""
+    ctx = conn.open_context(SERVICE, "ctx_echo", first=None)
+    conn.send(["someone-else", new_cid()])
+    try:
+        conn.barrier(timeout=settings.prompt)
+    except Violation:
+        must(conn.closed, "the connection neither answers nor closes after a second uid")
+        return
+    check_bystander(conn, ctx)

@@ -1,0 +1,350 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Resource limits (limits.md, LIM).
+
+Crossing cases run against an IUT of their own started with small limits
+(scwire-ref's flags), so that the suite knows them and crossing them is cheap;
+without those flags they are skipped.  The minimum-acceptance cases (LIM-14)
+run against the session IUT, whose limits must be at least the minimums.
+"""
+import struct
+import time
+
+import pytest
+
+from scwire_conform import mpk, msgs
+from scwire_conform.codec import HEADER
+from scwire_conform.msgs import new_cid
+from scwire_conform.verdict import Violation, info, must, should
+from scwire_conform.wire import SERVICE, Closed
+from scwire_conform.wirelog import short
+
+MAX_FRAME, MAX_DEPTH, MAX_STR, MAX_ENTRIES = 65536, 16, 1000, 4096
+SMALL = ["--max-frame", str(MAX_FRAME), "--max-depth", str(MAX_DEPTH), "--max-str", str(MAX_STR),
+         "--max-entries", str(MAX_ENTRIES)]
+
+
+@pytest.fixture
+def small(private_iut):
+    """An IUT with small limits: 64 KiB messages, depth 16, str 1000, 4096 entries."""
+    return private_iut(*SMALL)
+
+
+def send_until_closed(c, data, chunk=16384):
+    """Send data in chunks, stopping early when the IUT closes the connection."""
+    try:
+        for i in range(0, len(data), chunk):
+            c.send_raw(data[i:i + chunk], note=f"bytes {i}..{min(len(data), i + chunk)} "
+                                               f"of {len(data)}")
+    except Closed:
+        pass
+
+
+def expect_closed(c, settings, why):
+    how = c.closed if c.closed else c.closed_within(settings.prompt)
+    must(how is not None, f"expected the connection closed within {settings.prompt:g} s "
+                          f"after {why}; observed it still open")
+
+
+def survivor(factory, iut):
+    c = factory(target=iut)
+    r = c.call(SERVICE, "echo", value="still serving")
+    must(r.kind == "return", f"a new connection got {short(r.final)}")
+
+
+def nested(levels):
+    """Raw msgpack: `levels` arrays nested, innermost holding nil."""
+    return b"\x91" * levels + b"\xc0"
+
+
+@pytest.mark.spec("LIM-2")
+@pytest.mark.may_kill
+def test_lim_2_oversized_message_closes_connection(small, fresh_conn_factory, settings):
+    """A command larger than the 64 KiB message limit, made of small strs (no single
+    item over a limit), makes the IUT close the connection; with msgpack the first
+    66000 bytes, still an incomplete message, suffice."""
+    c = fresh_conn_factory(target=small)
+    items = [mpk.str_("s" * 28) for _ in range(2500)]
+    value = mpk.array(items, 16)
+    body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, new_cid())
+    data = body[:66000] if c.codec.name == "msgpack" else c.codec.frame(body)
+    send_until_closed(c, data)
+    expect_closed(c, settings, f"{len(data)} bytes of a {len(body)}-byte message")
+    survivor(fresh_conn_factory, small)
+
+
+@pytest.mark.spec("LIM-3")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("size", [MAX_FRAME + 1, 2 ** 32 - 1], ids=["limit+1", "4GiB"])
+def test_lim_3_oversized_lenprefix_header_closes_at_once(small, fresh_conn_factory, settings,
+                                                         size):
+    """With lenprefix, a header announcing more than the message limit makes the IUT
+    close the connection without waiting for the body."""
+    if settings.codec != "lenprefix":
+        pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
+    c = fresh_conn_factory(target=small)
+    c.send_raw(HEADER.pack(size) + b"\x81", note=f"header announcing {size} bytes")
+    expect_closed(c, settings, f"a header announcing {size} bytes")
+    survivor(fresh_conn_factory, small)
+
+
+@pytest.mark.spec("LIM-4", "LIM-14")
+@pytest.mark.may_kill
+def test_lim_4_too_deep_closes_and_the_limit_itself_is_served(small, fresh_conn_factory,
+                                                              settings):
+    """With a depth limit of 16, a command nested 16 levels deep is served and one
+    nested 17 levels deep closes the connection."""
+    ok = fresh_conn_factory(target=small)
+    # The command map, cmd array and kwargs map are levels 1-3; the value's 13
+    # arrays are levels 4-16 (the nil inside is no container).
+    cid = new_cid()
+    ok.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(13))]),
+                             ok.uid, cid), note="16 levels")
+    ok.expect(msgs.functype(cid, "asyncfunc"))
+    ok.expect(msgs.ret(cid))
+    bad = fresh_conn_factory(target=small)
+    bad.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(14))]),
+                              bad.uid, new_cid()), note="17 levels")
+    expect_closed(bad, settings, "a command nested 17 levels deep")
+    survivor(fresh_conn_factory, small)
+
+
+@pytest.mark.spec("LIM-4")
+@pytest.mark.may_kill
+def test_lim_4_deep_nesting_closes_session_iut(fresh_conn_factory, settings):
+    """100 nested arrays then nil (row 32 of the hostile-input table) make the IUT
+    close the connection; it keeps serving."""
+    c = fresh_conn_factory()
+    c.send_body(nested(100), note="100 nested arrays")
+    expect_closed(c, settings, "100 nested arrays")
+    r = fresh_conn_factory().call(SERVICE, "echo", value=1)
+    must(r.kind == "return", f"a new connection got {short(r.final)}")
+
+
+@pytest.mark.spec("LIM-5")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("kind", ["str", "bin", "ext"])
+def test_lim_5_long_str_bin_ext_closes_from_its_header(small, fresh_conn_factory, settings, kind):
+    """A str, bin or ext declaring more bytes than the string limit (1000) makes the IUT
+    close the connection, judging by its header: with msgpack only 10 of its bytes
+    are sent; a lenprefix frame (whose body is read whole) carries all of them."""
+    c = fresh_conn_factory(target=small)
+    n = MAX_STR + 1
+    head = {"str": b"\xda" + struct.pack(">H", n), "bin": b"\xc5" + struct.pack(">H", n),
+            "ext": b"\xc8" + struct.pack(">H", n) + b"\x05"}[kind]
+    sent = n if c.codec.prefixed else 10
+    value = head + b"x" * sent
+    body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, new_cid())
+    data = c.codec.frame(body) if c.codec.prefixed else body[:body.index(value) + len(value)]
+    c.send_raw(data, note=f"{kind} header declaring {n} bytes, then {sent} of them")
+    expect_closed(c, settings, f"a {kind} declaring {n} bytes")
+    survivor(fresh_conn_factory, small)
+
+
+@pytest.mark.spec("LIM-6")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("kind", ["array", "map"])
+def test_lim_6_too_many_entries_closes_from_the_header(small, fresh_conn_factory, settings,
+                                                      kind):
+    """An array or map declaring more entries than the limit (4096) makes the IUT close
+    the connection, judging by its header: with msgpack only 4 entries follow it; a
+    lenprefix frame (whose body is read whole) carries them all."""
+    c = fresh_conn_factory(target=small)
+    n = MAX_ENTRIES + 1
+    head = (b"\xdc" if kind == "array" else b"\xde") + struct.pack(">H", n)
+    entries = [mpk.obj(i) if kind == "array" else mpk.obj(i) + mpk.NIL for i in range(n)]
+    sent = n if c.codec.prefixed else 4
+    value = head + b"".join(entries[:sent])
+    body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, new_cid())
+    data = c.codec.frame(body) if c.codec.prefixed else body[:body.index(value) + len(value)]
+    c.send_raw(data, note=f"{kind} declaring {n} entries, then {sent}")
+    expect_closed(c, settings, f"an {kind} declaring {n} entries")
+    survivor(fresh_conn_factory, small)
+
+
+@pytest.mark.spec("LIM-7")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("head", ["df0fffffff", "ddffffffff", "dbffffffff"],
+                         ids=["map32-2^28", "array32-2^32", "str32-4GiB"])
+def test_lim_7_huge_declared_sizes_refused_without_allocating(fresh_conn_factory, iut, settings,
+                                                             head):
+    """A header claiming far more entries or bytes than any message can hold, followed
+    by a few bytes, makes the IUT close the connection without allocating for it
+    (its peak memory does not jump)."""
+    before = iut.memory_peak_kb() if iut.managed else None
+    c = fresh_conn_factory()
+    body = bytes.fromhex(head) + b"\xc0" * 4
+    c.send_raw(c.codec.frame(body), note=f"header {head} and 4 bytes")
+    expect_closed(c, settings, f"the header {head}")
+    r = fresh_conn_factory().call(SERVICE, "echo", value=1)
+    must(r.kind == "return", f"a new connection got {short(r.final)}")
+    after = iut.memory_peak_kb() if iut.managed else None
+    if before is not None and after is not None:
+        must(after - before < 256 * 1024,
+             f"the IUT's peak virtual memory grew by {(after - before) // 1024} MiB")
+        info(f"peak virtual memory {before} kB before, {after} kB after")
+
+
+@pytest.mark.spec("LIM-8", "LIM-15")
+def test_lim_8_context_limit_too_many_contexts(private_iut, fresh_conn_factory):
+    """With 256 live contexts per channel allowed, the 257th command is answered with
+    one `error` TooManyContexts without functype; the channel stays usable, and a
+    _cancel_task should still be accepted at the limit."""
+    iut = private_iut("--max-contexts", "256")
+    c = fresh_conn_factory(target=iut)
+    cids = [new_cid() for _ in range(256)]
+    c.send_many([{"cmd": [SERVICE, "sleep_forever", {}, list(c.uid), cid]} for cid in cids])
+    for cid in cids:
+        c.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    extra = c.command(SERVICE, "echo", {"value": 1})
+    c.expect(msgs.error(extra, "TooManyContexts"), cid=extra)
+    r = c.cancel_task(cids[0])
+    if not should(r.kind == "return" and r.value is None,
+                  f"LIM-15: _cancel_task at the context limit answered {short(r.final)}"):
+        return
+    r = c.call(SERVICE, "echo", value="room again")
+    must(r.kind == "return", f"echo after freeing one context answered {short(r.final)}")
+
+
+@pytest.mark.spec("LIM-10")
+def test_lim_10_connection_limit(private_iut, fresh_conn_factory, settings):
+    """With 64 connections allowed, a 65th is closed at once without being served,
+    the 64 keep working, and once one closes a new connection is accepted."""
+    iut = private_iut("--max-conns", "64")
+    conns = [fresh_conn_factory(target=iut) for _ in range(64)]
+    extra = fresh_conn_factory(target=iut, handshake=False)
+    try:
+        extra.send_uid()
+        extra.command(SERVICE, "echo", {"value": 1})
+    except Closed:
+        pass
+    how = extra.closed_within(settings.prompt)
+    must(how is not None, "the 65th connection was not closed")
+    served = [m for m in extra.drained if isinstance(m, dict)]
+    must(not served, f"the 65th connection was served: {', '.join(short(m) for m in served)}")
+    for c in (conns[0], conns[-1]):
+        r = c.call(SERVICE, "echo", value=1)
+        must(r.kind == "return", f"an existing connection got {short(r.final)}")
+    conns[0].close()
+    deadline = time.monotonic() + settings.prompt
+    while True:
+        late = fresh_conn_factory(target=iut, handshake=False)
+        try:
+            late.handshake()
+            r = late.call(SERVICE, "echo", value="late")
+            if r.kind == "return":
+                break
+        except (Violation, Closed, OSError):
+            pass   # closed as the 65th again: the count has not dropped yet
+        must(time.monotonic() < deadline,
+             "no new connection is served after one of the 64 closed")
+        time.sleep(0.05)
+
+
+LIM14 = ["message-64KiB", "depth-16", "array-4096", "map-4096", "contexts-256", "conns-64"]
+
+
+@pytest.mark.spec("LIM-14")
+@pytest.mark.parametrize("what", LIM14)
+def test_lim_14_minimum_values_accepted(fresh_conn_factory, what):
+    """Inputs at the minimum values every implementation accepts are served: a 65536-byte
+    message, 16 levels of nesting, arrays and maps of 4096 entries, 256 live contexts
+    on one channel, 64 open connections."""
+    c = fresh_conn_factory()
+    if what == "contexts-256":
+        cids = [new_cid() for _ in range(256)]
+        c.send_many([{"cmd": [SERVICE, "sleep_forever", {}, list(c.uid), cid]} for cid in cids])
+        for cid in cids:
+            c.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+        return
+    if what == "conns-64":
+        others = [fresh_conn_factory() for _ in range(63)]
+        for o in others[::9] + [c]:
+            r = o.call(SERVICE, "echo", value=1)
+            must(r.kind == "return", f"echo on one of 64 connections answered {short(r.final)}")
+        return
+    cid = new_cid()
+    if what == "message-64KiB":
+        empty = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), mpk.str_("", 32))]),
+                            c.uid, cid)
+        value = "v" * (65536 - len(empty))
+        raw = mpk.str_(value, 32)
+        expected = value
+    elif what == "depth-16":
+        raw, expected = nested(13), None
+        for _ in range(13):
+            expected = [expected]
+    elif what == "array-4096":
+        raw, expected = mpk.array([mpk.obj(i % 100) for i in range(4096)], 16), \
+            [i % 100 for i in range(4096)]
+    else:
+        raw = mpk.map_([(mpk.obj(i), mpk.NIL) for i in range(4096)], 16)
+        expected = {i: None for i in range(4096)}
+    body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), raw)]), c.uid, cid)
+    if what == "message-64KiB":
+        must(len(body) == 65536, f"the suite built a {len(body)}-byte message")
+    c.send_body(body, note=what)
+    c.expect(msgs.functype(cid, "asyncfunc"))
+    c.expect(msgs.ret(cid, expected))
+
+
+@pytest.mark.spec("LIM-13")
+def test_lim_13_peer_that_never_reads_is_paused(private_iut, fresh_conn_factory, settings):
+    """A peer that sends 100 KB echo requests and never reads the replies makes the IUT
+    (output limit 1 MiB) stop reading it: of 48 MB offered it takes far less, its
+    memory stays bounded, other connections are served promptly, and once the peer
+    reads, every request it sent is answered."""
+    iut = private_iut("--max-outbuf", "1048576")
+    deaf = fresh_conn_factory(target=iut)
+    value = "z" * 100_000
+    reqs = [deaf.codec.encode({"cmd": [SERVICE, "echo", {"value": value}, list(deaf.uid),
+                                       new_cid()]}) for _ in range(480)]
+    size = len(reqs[0])
+    data = b"".join(reqs)
+    before = iut.memory_peak_kb()
+    sent = deaf.send_while_accepted(data, idle=1.0)
+    must(sent < 32 * 2 ** 20, f"the IUT took {sent} of {len(data)} bytes from a peer that "
+                              f"reads nothing")
+    other = fresh_conn_factory(target=iut)
+    t0 = time.monotonic()
+    r = other.call(SERVICE, "echo", value=1)
+    took = time.monotonic() - t0
+    must(r.kind == "return" and took <= settings.prompt,
+         f"another connection got {short(r.final)} after {took:.2f} s")
+    after = iut.memory_peak_kb()
+    if before is not None and after is not None:
+        must(after - before < 128 * 1024,
+             f"the IUT's peak virtual memory grew by {(after - before) // 1024} MiB")
+    whole, part = divmod(sent, size)
+
+    def drain(n):
+        # Reading lets the IUT write again, and so read again.
+        got = 0
+        while got < n:
+            if msgs.kind(deaf.recv(timeout=settings.timeout)) == "return":
+                got += 1
+    drain(whole)
+    if part:
+        deaf.send_raw(data[sent:(whole + 1) * size], note="the rest of the last request")
+        drain(1)
+    info(f"took {sent} bytes ({whole + bool(part)} requests) before pausing; all answered")
+
+
+@pytest.mark.spec("LIM-1")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("bad", ["deep", "long-str", "many-entries"])
+def test_lim_1_limits_apply_to_the_handshake_uid(small, fresh_conn_factory, settings, bad):
+    """The message limits apply to the uid as well: a uid nested 17 deep, with a str
+    over the string limit, or with more items than the entries limit closes that
+    connection, and the IUT keeps serving others.  (Whether the log names the limit
+    is not checked.)"""
+    c = fresh_conn_factory(target=small, handshake=False)
+    name, uuid = mpk.obj("n"), mpk.obj(new_cid())
+    if bad == "deep":
+        uid = mpk.array([name, uuid, nested(MAX_DEPTH)])   # levels 1 to 17
+    elif bad == "long-str":
+        uid = mpk.array([mpk.str_("n" * (MAX_STR + 1), 16), uuid])
+    else:
+        uid = mpk.array([name, uuid] + [mpk.NIL] * MAX_ENTRIES, 16)
+    send_until_closed(c, c.codec.frame(uid))
+    expect_closed(c, settings, f"a uid breaking a limit ({bad})")
+    survivor(fresh_conn_factory, small)

@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Overrun and backpressure of a context's receive buffer (protocol.md section 7).
+
+The IUT's per-context buffer is assumed to hold 64 messages (the profile's
+default, LIM-11): the session IUT is started without --msg-buffer-size.
+"""
+import time
+
+import pytest
+
+from scwire_conform import msgs
+from scwire_conform.verdict import info, must, should
+from scwire_conform.wire import SERVICE, Timeout
+from scwire_conform.wirelog import short
+
+BUFFER = 64
+
+
+def read_context_end(conn, ctx):
+    """Read the context's cid to its end: (StreamOverrun errors, stops, final message)."""
+    overruns, stops = [], 0
+    while True:
+        m = conn.expect(msgs.error(ctx.cid) | msgs.stop(ctx.cid) | msgs.ret(ctx.cid),
+                        cid=ctx.cid)
+        if msgs.kind(m) == "stop":
+            stops += 1
+        elif msgs.kind(m) == "error" and m["error"]["type_str"] == "StreamOverrun":
+            overruns.append(m)
+        else:
+            return overruns, stops, m
+
+
+@pytest.mark.spec("OVR-1", "OVR-2", "LIM-11")
+@pytest.mark.parametrize("n", [65, 100])
+def test_ovr_2_overrun_without_a_stream(conn, n):
+    """n yields written at once into ctx_no_stream (which never reads) fill its 64-slot
+    buffer and are answered with exactly n - 64 StreamOverrun errors."""
+    ctx = conn.open_context(SERVICE, "ctx_no_stream", value=None)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(n)])
+    for i in range(n - BUFFER):
+        conn.expect(msgs.error(ctx.cid, "StreamOverrun"), cid=ctx.cid,
+                    what=f"StreamOverrun error #{i + 1} of {n - BUFFER} on cid {ctx.cid}")
+    conn.expect_quiet(ctx.cid, f"no more than {n - BUFFER} StreamOverrun errors")
+
+
+@pytest.mark.spec("OVR-3")
+def test_ovr_3_overrun_text_names_task_sender_and_missing_stream(conn):
+    """The StreamOverrun tb_str says `Task context stream was overrun`, names the local
+    task (cid and the IUT's uid), the remote sender (our uid), and says
+    ``*** No stream open on `<name>` side! ***`` as ctx_no_stream has no stream."""
+    ctx = conn.open_context(SERVICE, "ctx_no_stream", value=None)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(BUFFER + 1)])
+    tb = conn.expect(msgs.error(ctx.cid, "StreamOverrun"), cid=ctx.cid)["error"]["tb_str"]
+    lines = tb.splitlines()
+    name, uuid = conn.peer_uid
+    must("Task context stream was overrun" in tb, f"no 'Task context stream was overrun' in {tb!r}")
+    local = [ln for ln in lines if ln.strip().startswith("local task:")]
+    must(local and ctx.cid in local[0] and uuid in local[0] and " @ " in local[0],
+         f"expected a line `local task: {ctx.cid} @ <IUT uid>`; tb_str is {tb!r}")
+    remote = [ln for ln in lines if ln.strip().startswith("remote sender:")]
+    must(remote and conn.uid[1] in remote[0],
+         f"expected a line `remote sender: <our uid>`; tb_str is {tb!r}")
+    must(f"*** No stream open on `{name}` side! ***" in tb,
+         f"expected the line *** No stream open on `{name}` side! ***; tb_str is {tb!r}")
+
+
+@pytest.mark.spec("OVR-4")
+def test_ovr_4_overrun_ends_neither_context_nor_channel(conn):
+    """After an overrun the context still lives (it can be cancelled, ending with
+    ContextCancelled) and the channel still serves requests."""
+    ctx = conn.open_context(SERVICE, "ctx_no_stream", value=None)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(BUFFER + 5)])
+    for _ in range(5):
+        conn.expect(msgs.error(ctx.cid, "StreamOverrun"), cid=ctx.cid)
+    r = conn.call(SERVICE, "echo", value="after overrun")
+    must(r.kind == "return", f"echo after the overrun answered {short(r.final)}")
+    ccid = conn.command("self", "_cancel_task", {"cid": ctx.cid})
+    conn.expect(msgs.error(ctx.cid, "ContextCancelled"), cid=ctx.cid)
+    r = conn.result(ccid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+
+
+@pytest.mark.spec("OVR-5")
+def test_ovr_5_error_into_a_full_buffer_is_delivered(conn, settings):
+    """An `error` sent into a context whose buffer is full is delivered (the context
+    ends with an error) and never answered with StreamOverrun."""
+    ctx = conn.open_context(SERVICE, "ctx_no_stream", value=None)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(BUFFER)]
+                   + [{"error": {"tb_str": "x", "type_str": "ValueError"}, "cid": ctx.cid}])
+    m = conn.expect(msgs.error(ctx.cid), cid=ctx.cid, timeout=settings.prompt)
+    must(m["error"]["type_str"] != "StreamOverrun",
+         "the error sent into the full buffer was answered with StreamOverrun")
+    conn.expect_quiet(ctx.cid, "nothing after the context's error")
+
+
+@pytest.mark.spec("OVR-6", "SVC-18")
+def test_ovr_6_backpressure_keeps_every_message(conn):
+    """ctx_slow_sink with backpressure, fed 200 yields and a stop at once, drops none
+    and sends no error: after stop and return it reports 200."""
+    ctx = conn.open_context(SERVICE, "ctx_slow_sink", delay=0.005, backpressure=True)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(200)]
+                   + [{"stop": True, "cid": ctx.cid}])
+    overruns, stops, final = read_context_end(conn, ctx)
+    must(not overruns, f"{len(overruns)} StreamOverrun errors with backpressure on")
+    must(stops >= 1 and msgs.ret(ctx.cid, 200)(final),
+         f"expected stop then return 200; observed {stops} stops and {short(final)}")
+
+
+@pytest.mark.spec("SVC-18", "OVR-2")
+def test_svc_18_slow_sink_without_backpressure_counts_add_up(conn):
+    """ctx_slow_sink without backpressure, fed 200 yields at once: the number it reports
+    plus the StreamOverrun errors it sent is 200."""
+    delay = 0.005
+    ctx = conn.open_context(SERVICE, "ctx_slow_sink", delay=delay, backpressure=False)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(200)])
+    # A stop that finds the buffer full would be dropped too (OVR-2): give the
+    # sink thrice the time it needs to empty a full buffer, collecting meanwhile.
+    conn.closed_within(3 * BUFFER * delay + 0.5)
+    early = [m for m in conn.drained if msgs.error(ctx.cid, "StreamOverrun")(m)]
+    ctx.send_stop()
+    overruns, stops, final = read_context_end(conn, ctx)
+    total = len(early) + len(overruns)
+    must(msgs.ret(ctx.cid)(final), f"expected a return; observed {short(final)}")
+    must(final["return"] + total == 200,
+         f"the sink read {short(final['return'])} and {total} StreamOverrun errors came; "
+         f"they should add up to 200")
+
+
+@pytest.mark.spec("OVR-7")
+def test_ovr_7_other_contexts_served_while_one_is_backpressured(conn, settings):
+    """While a backpressured slow sink holds 150 unread yields (more than its buffer),
+    an echo on the same channel should be answered promptly; the sink still gets
+    all 150."""
+    ctx = conn.open_context(SERVICE, "ctx_slow_sink", delay=0.005, backpressure=True)
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(150)])
+    t0 = time.monotonic()
+    r = conn.call(SERVICE, "echo", value="beside", timeout=settings.timeout)
+    took = time.monotonic() - t0
+    must(r.kind == "return", f"the echo beside the sink answered {short(r.final)}")
+    should(took <= settings.prompt / 4,
+           f"the echo waited {took:.2f} s behind the backpressured context")
+    ctx.send_stop()
+    overruns, stops, final = read_context_end(conn, ctx)
+    must(not overruns and msgs.ret(ctx.cid, 150)(final),
+         f"expected return 150 and no overrun; observed {len(overruns)} overruns, {short(final)}")
+    info(f"echo beside the backpressured context took {took * 1000:.1f} ms")
+
+
+@pytest.mark.spec("OVR-8")
+def test_ovr_8_full_parking_pauses_only_that_connection(private_iut, fresh_conn_factory,
+                                                        settings):
+    """A backpressured sink flooded with 3000 yields (more than buffer and parking
+    hold) may make the IUT stop reading that connection, but never another one: an
+    echo on a second connection is answered promptly."""
+    iut = private_iut()
+    a = fresh_conn_factory(target=iut)
+    ctx = a.open_context(SERVICE, "ctx_slow_sink", delay=0.05, backpressure=True)
+    a.send_many([{"yield": i, "cid": ctx.cid} for i in range(3000)])
+    behind = a.command(SERVICE, "echo", {"value": "behind the flood"})
+    b = fresh_conn_factory(target=iut)
+    for i in range(5):
+        t0 = time.monotonic()
+        r = b.call(SERVICE, "echo", value=i)
+        took = time.monotonic() - t0
+        must(r.kind == "return" and took <= settings.prompt,
+             f"echo {i} on another connection: {short(r.final)} after {took:.2f} s")
+    try:
+        a.recv_for(behind, timeout=0.5)
+        info("the echo behind the flood was answered: the IUT parked all 3000 yields")
+    except Timeout:
+        info("the echo behind the flood waits: the IUT stopped reading that connection")
+
+
+@pytest.mark.spec("LIM-11", "OVR-2")
+def test_lim_11_buffer_size_is_configurable(private_iut, fresh_conn_factory):
+    """Started with a per-context buffer of 8 messages, the IUT answers 20 yields into
+    ctx_no_stream with exactly 12 StreamOverrun errors."""
+    iut = private_iut("--msg-buffer-size", "8")
+    c = fresh_conn_factory(target=iut)
+    ctx = c.open_context(SERVICE, "ctx_no_stream", value=None)
+    c.send_many([{"yield": i, "cid": ctx.cid} for i in range(20)])
+    for i in range(12):
+        c.expect(msgs.error(ctx.cid, "StreamOverrun"), cid=ctx.cid,
+                 what=f"StreamOverrun error #{i + 1} of 12 on cid {ctx.cid}")
+    c.expect_quiet(ctx.cid, "no more than 12 StreamOverrun errors")

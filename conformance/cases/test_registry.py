@@ -1,0 +1,259 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""The registry (protocol.md section 10, REG) from both sides.
+
+As a registry: an IUT of the case's own, started in the registry role
+(scwire-ref's --registry-role), serves the registry methods of `self`.  As an
+actor with a registry: an IUT started with the address of a registry run by
+the suite registers at start and unregisters at exit (REG-11, REG-12), which
+also shows how it behaves as a caller (MSG-2, CID-2, CID-3, CAN-4).
+"""
+import signal
+import time
+
+import pytest
+
+from scwire_conform import msgs
+from scwire_conform.msgs import new_cid
+from scwire_conform.verdict import info, must, should
+from scwire_conform.wirelog import short
+
+HOST = "127.0.0.1"
+
+
+@pytest.fixture
+def reg(private_iut):
+    """An IUT in the registry role."""
+    return private_iut("--registry-role")
+
+
+def served(c, func, **kwargs):
+    """Call self.<func> and return its value; it must be served as an asyncfunc."""
+    r = c.call("self", func, kwargs)
+    must(r.functype == "asyncfunc" and r.kind == "return",
+         f"self.{func}({short(kwargs, 120)}) answered functype={r.functype} {short(r.final)}")
+    return r.value
+
+
+def register(c, name, uuid, port):
+    must(served(c, "register_actor", uid=[name, uuid], sockaddr=[HOST, port]) is None,
+         "register_actor did not return nil")
+
+
+def unique(prefix):
+    return f"{prefix}-{new_cid()[:8]}"
+
+
+@pytest.mark.spec("SELF-1")
+def test_self_1_registry_methods_served(reg, fresh_conn_factory):
+    """An IUT in the registry role serves register_actor, find_actor, wait_for_actor,
+    get_registry and unregister_actor (besides cancel and _cancel_task), each as an
+    asyncfunc."""
+    c = fresh_conn_factory(target=reg)
+    name, uuid = unique("svc"), new_cid()
+    register(c, name, uuid, 1001)
+    served(c, "find_actor", name=name)
+    served(c, "wait_for_actor", name=name)
+    served(c, "get_registry")
+    served(c, "unregister_actor", uid=[name, uuid])
+    served(c, "_cancel_task", cid=new_cid())
+
+
+@pytest.mark.spec("REG-10", "REG-8")
+def test_reg_10_registry_lists_itself_in_get_registry(reg, fresh_conn_factory):
+    """get_registry returns a map keyed by [name, uuid] arrays with [host, port] values,
+    one per registration, and lists the registry itself under its own uid and
+    listening address."""
+    c = fresh_conn_factory(target=reg)
+    name, uuid = unique("listed"), new_cid()
+    register(c, name, uuid, 1001)
+    table = served(c, "get_registry")
+    must(isinstance(table, dict), f"get_registry returned {short(table)}, not a map")
+    for k, v in table.items():
+        must(msgs.is_uid(k), f"get_registry key {short(k)} is not a [name, uuid] array")
+        must(isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[0], str)
+             and isinstance(v[1], int) and not isinstance(v[1], bool),
+             f"get_registry value {short(v)} is not a [host, port] array")
+    must(msgs.same(table.get(c.peer_uid), [reg.host, reg.port]),
+         f"the registry is not listed under its uid {c.peer_uid} with {reg.host}:{reg.port}: "
+         f"{short(table)}")
+    must(msgs.same(table.get((name, uuid)), [HOST, 1001]),
+         f"our registration is missing from {short(table)}")
+
+
+@pytest.mark.spec("REG-2", "REG-5", "REG-6")
+def test_reg_2_reregistration_replaces_the_address_in_place(reg, fresh_conn_factory):
+    """register_actor of a registered uid replaces its address and keeps its position:
+    find_actor and wait_for_actor then show the new address first."""
+    c = fresh_conn_factory(target=reg)
+    name, u1, u2 = unique("alpha"), new_cid(), new_cid()
+    register(c, name, u1, 1001)
+    register(c, name, u2, 1002)
+    register(c, name, u1, 1003)
+    got = served(c, "find_actor", name=name)
+    must(msgs.same(got, [HOST, 1003]), f"find_actor returned {short(got)}, not [{HOST}, 1003]")
+    got = served(c, "wait_for_actor", name=name)
+    must(msgs.same(got, [[HOST, 1003], [HOST, 1002]]),
+         f"wait_for_actor returned {short(got)}, not the two addresses in registration order")
+    table = served(c, "get_registry")
+    mine = {k: v for k, v in table.items() if k[0] == name}
+    must(len(mine) == 2, f"expected one entry per uid; observed {short(mine)}")
+
+
+@pytest.mark.spec("REG-2")
+@pytest.mark.parametrize("kwargs", [
+    {"uid": ["only-name"], "sockaddr": [HOST, 1]}, {"uid": [1, 2], "sockaddr": [HOST, 1]},
+    {"uid": "ab", "sockaddr": [HOST, 1]}, {"uid": ["n", "u"], "sockaddr": [HOST]},
+    {"uid": ["n", "u"], "sockaddr": [1, 2]}, {"uid": ["n", "u"], "sockaddr": [HOST, "1"]},
+    {"uid": ["n", "u"]},
+], ids=["uid-one-item", "uid-ints", "uid-str", "sockaddr-one-item", "sockaddr-ints",
+        "sockaddr-port-str", "sockaddr-missing"])
+def test_reg_2_bad_registration_type_error(reg, fresh_conn_factory, kwargs):
+    """register_actor with a uid that is not two str or a sockaddr that is not
+    [str, int] is answered with one `error` TypeError and changes nothing."""
+    c = fresh_conn_factory(target=reg)
+    before = served(c, "get_registry")
+    r = c.call("self", "register_actor", kwargs)
+    must(r.functype is None and r.type_str == "TypeError",
+         f"register_actor({short(kwargs)}) answered functype={r.functype} {short(r.final)}")
+    after = served(c, "get_registry")
+    must(msgs.same(before, after), f"the registry changed: {short(before)} -> {short(after)}")
+
+
+@pytest.mark.spec("REG-4")
+def test_reg_4_unregister_removes_and_unknown_is_key_error(reg, fresh_conn_factory):
+    """unregister_actor removes an entry and returns nil; for a uid that is not
+    registered it fails with `error` KeyError."""
+    c = fresh_conn_factory(target=reg)
+    name, uuid = unique("gone"), new_cid()
+    register(c, name, uuid, 1001)
+    must(served(c, "unregister_actor", uid=[name, uuid]) is None,
+         "unregister_actor did not return nil")
+    must(served(c, "find_actor", name=name) is None, "the entry is still found after unregister")
+    must((name, uuid) not in served(c, "get_registry"), "get_registry still lists the entry")
+    r = c.call("self", "unregister_actor", uid=[name, uuid])
+    must(r.functype == "asyncfunc" and r.type_str == "KeyError",
+         f"unregister_actor of an unknown uid answered functype={r.functype} {short(r.final)}")
+
+
+@pytest.mark.spec("REG-5")
+def test_reg_5_find_actor_exact_name_earliest_entry(reg, fresh_conn_factory):
+    """find_actor returns the address of the earliest entry whose name is exactly the
+    one asked, and nil for a uuid, a prefix or another case of the name."""
+    c = fresh_conn_factory(target=reg)
+    name, u1, u2 = unique("beta"), new_cid(), new_cid()
+    register(c, name, u1, 1001)
+    register(c, name, u2, 1002)
+    register(c, name + "x", new_cid(), 1003)
+    got = served(c, "find_actor", name=name)
+    must(msgs.same(got, [HOST, 1001]), f"find_actor({name!r}) returned {short(got)}")
+    for other in (u1, name[:-1], name.upper(), ""):
+        got = served(c, "find_actor", name=other)
+        must(got is None, f"find_actor({other!r}) returned {short(got)}, not nil")
+
+
+@pytest.mark.spec("REG-6", "REG-2")
+def test_reg_6_wait_for_actor_blocks_until_registration(reg, fresh_conn_factory, settings):
+    """wait_for_actor of a name nobody has registered waits; when another channel
+    registers that name, it returns the addresses of the entries with it."""
+    waiter = fresh_conn_factory(target=reg)
+    other = fresh_conn_factory(target=reg)
+    name = unique("late")
+    cid = waiter.command("self", "wait_for_actor", {"name": name})
+    waiter.barrier()
+    early = [m for m in waiter.unread(cid) if msgs.kind(m) != "functype"]
+    must(not early, f"wait_for_actor answered before any registration: {short(early)}")
+    register(other, name, new_cid(), 1001)
+    r = waiter.result(cid, timeout=settings.prompt)
+    must(r.kind == "return" and msgs.same(r.value, [[HOST, 1001]]),
+         f"the waiter got {short(r.final)}, not [[{HOST}, 1001]]")
+
+
+@pytest.mark.spec("REG-7")
+def test_reg_7_cancelled_wait_leaves_no_waiter(reg, fresh_conn_factory):
+    """A waiting wait_for_actor cancelled with _cancel_task sends nothing more, nor when
+    the name registers later; one whose channel ended leaves the registry unharmed."""
+    c = fresh_conn_factory(target=reg)
+    gone = fresh_conn_factory(target=reg)
+    name, name2 = unique("ghost"), unique("ghost")
+    cid = c.command("self", "wait_for_actor", {"name": name})
+    gone.command("self", "wait_for_actor", {"name": name2})
+    gone.barrier()
+    gone.close()
+    r = c.cancel_task(cid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    other = fresh_conn_factory(target=reg)
+    register(other, name, new_cid(), 1001)
+    register(other, name2, new_cid(), 1002)
+    c.barrier()
+    late = [m for m in c.unread(cid) if msgs.kind(m) != "functype"]
+    must(not late, f"the cancelled waiter still answered: {short(late)}")
+
+
+@pytest.mark.spec("REG-9")
+def test_reg_9_entry_outlives_the_registering_channel(reg, fresh_conn_factory):
+    """An entry stays when the channel that registered it ends."""
+    a = fresh_conn_factory(target=reg)
+    name = unique("stays")
+    register(a, name, new_cid(), 1001)
+    a.close()
+    b = fresh_conn_factory(target=reg)
+    got = served(b, "find_actor", name=name)
+    must(msgs.same(got, [HOST, 1001]), f"find_actor after the channel ended returned {short(got)}")
+
+
+@pytest.mark.spec("REG-11", "MSG-2", "CID-2", "CID-3", "CAN-4")
+def test_reg_11_registers_over_a_fresh_connection(private_iut, registry_server,
+                                                  fresh_conn_factory, settings):
+    """Started with a registry address, the IUT opens a connection, handshakes, sends
+    one well-formed `self.register_actor` command with its own uid and the address
+    its listener is bound to (cid a fresh uuid4), reads the reply and closes that
+    connection (should with nil first)."""
+    server = registry_server()
+    iut = private_iut("--registry", server.addr)
+    conn, msg = server.wait_command("register_actor", settings.prompt)
+    must(msg is not None, f"no register_actor reached the registry within {settings.prompt:g} s")
+    cmd = msg["cmd"]
+    must(set(msg) == {"cmd"}, f"the command has keys beside cmd: {short(msg)}")
+    must(len(cmd) == 5 and isinstance(cmd[0], str) and isinstance(cmd[1], str)
+         and isinstance(cmd[2], dict) and all(isinstance(k, str) for k in cmd[2])
+         and msgs.is_uid(cmd[3]) and isinstance(cmd[4], str) and cmd[4],
+         f"the command is not [ns, func, kwargs, caller_uid, cid] with the right types: "
+         f"{short(msg)}")
+    own = fresh_conn_factory(target=iut).peer_uid
+    must(cmd[0] == "self" and cmd[1] == "register_actor", f"unexpected command {short(msg)}")
+    must(msgs.same(cmd[2].get("uid"), own) and msgs.same(cmd[3], own),
+         f"registered uid {short(cmd[2].get('uid'))} / caller_uid {short(cmd[3])} is not the "
+         f"uid {own} the IUT shows on its connections")
+    must(msgs.same(server.peer_uids.get(conn.name), own),
+         f"the handshake uid {server.peer_uids.get(conn.name)} is not {own}")
+    must(msgs.same(cmd[2].get("sockaddr"), [iut.host, iut.port]),
+         f"registered address {short(cmd[2].get('sockaddr'))} is not the bound "
+         f"{iut.host}:{iut.port}")
+    should(msgs.UUID4_RE.match(cmd[4]), f"CID-3: the cid {cmd[4]!r} is not a canonical uuid4")
+    how = server.wait_closed(conn, settings.prompt)
+    must(how is not None, "the IUT did not close the registration connection")
+    should(conn.name in server.nils, "CAN-4: no nil before the IUT closed its connection")
+
+
+@pytest.mark.spec("REG-12")
+@pytest.mark.parametrize("answer", [True, False], ids=["registry-answers", "registry-silent"])
+def test_reg_12_unregisters_on_exit_with_a_bounded_wait(private_iut, registry_server, settings,
+                                                        answer):
+    """On SIGTERM the IUT unregisters its uid over a fresh connection and exits within
+    5 s, even when the registry never answers."""
+    server = registry_server(answer=answer)
+    iut = private_iut("--registry", server.addr)
+    reg_conn, reg_msg = server.wait_command("register_actor", settings.prompt)
+    must(reg_msg is not None, "the IUT did not register")
+    uid = reg_msg["cmd"][2].get("uid")
+    t0 = time.monotonic()
+    iut.proc.send_signal(signal.SIGTERM)
+    conn, msg = server.wait_command("unregister_actor", 5.0, after=1)
+    must(msg is not None, "no unregister_actor reached the registry within 5 s of SIGTERM")
+    must(conn is not reg_conn, "unregister_actor came over the registration connection, "
+                               "not a fresh one")
+    must(msgs.same(msg["cmd"][2].get("uid"), uid),
+         f"unregistered {short(msg['cmd'][2].get('uid'))}, registered {short(uid)}")
+    rc = iut.wait_exit(max(0.0, 5.0 - (time.monotonic() - t0)))
+    must(rc is not None, "the IUT still runs 5 s after SIGTERM")
+    info(f"exit status {rc} after {time.monotonic() - t0:.2f} s")

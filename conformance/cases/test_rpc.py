@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""RPC: dispatch of commands and the asyncfunc and asyncgen sequences.
+
+protocol.md sections 3 (MSG), 4 (CID-8), 5 (RPC) and 8 (ERR); the functions of
+test-service.md (SVC).  Every case runs on its own fresh connection.
+"""
+import re
+import time
+
+import pytest
+
+from scwire_conform import msgs
+from scwire_conform.msgs import new_cid
+from scwire_conform.verdict import must, should
+from scwire_conform.wire import SERVICE
+from scwire_conform.wirelog import short
+
+ECHO_VALUE = {"a": [1, 2.5, "x", None, True]}   # the value of the recorded tractor echo
+
+
+@pytest.mark.spec("RPC-6", "RPC-1", "MSG-3", "SVC-8")
+def test_rpc_6_echo_functype_then_return(conn):
+    """echo(value) is answered with `functype asyncfunc` first and then one `return`
+    holding the value unchanged, each a map with exactly one kind key and the cid."""
+    cid = conn.command(SERVICE, "echo", {"value": ECHO_VALUE})
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    conn.expect(msgs.ret(cid, ECHO_VALUE))
+
+
+@pytest.mark.spec("RPC-6", "SVC-9", "ERR-1", "ERR-2")
+@pytest.mark.parametrize("type_str", ["ValueError", "ScwireCustomError"])
+def test_rpc_6_raise_error_functype_then_error(conn, type_str):
+    """raise_error(type_str, text) is answered with `functype asyncfunc`, then one
+    `error` whose type_str is the one asked for (even a name the IUT cannot know)
+    and whose tb_str holds the text and should end with `Type: text`."""
+    text = "kaboom " + new_cid()
+    cid = conn.command(SERVICE, "raise_error", {"type_str": type_str, "text": text})
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    m = conn.expect(msgs.error(cid, type_str, text_in_tb=text))
+    lines = [ln for ln in m["error"]["tb_str"].splitlines() if ln.strip()]
+    last = lines[-1] if lines else ""
+    should(re.match(rf"^([\w]+\.)*{re.escape(type_str)}: .*{re.escape(text)}", last),
+           f"ERR-2: tb_str should end with the line `{type_str}: <message>`; its last line "
+           f"is {last!r}")
+
+
+@pytest.mark.spec("RPC-2", "RPC-1", "SVC-7", "ERR-3")
+@pytest.mark.parametrize("ns", ["scwire_absent", "os", "SCWIRE_SERVICE", "scwire_service ",
+                                "scwire_service.echo", ""],
+                         ids=["scwire_absent", "os", "upper-case", "trailing-space", "dotted",
+                              "empty"])
+def test_rpc_2_unexposed_namespace_module_not_exposed(conn, ns):
+    """A command for a namespace that is not exactly an exposed one is answered with
+    exactly one `error` ModuleNotExposed, without functype, and the connection
+    stays usable."""
+    cid = conn.command(ns, "echo", {"value": 1})
+    conn.expect(msgs.error(cid, "ModuleNotExposed"))
+    conn.expect_quiet(cid, "nothing after the refusal")
+
+
+@pytest.mark.spec("RPC-3", "RPC-1", "SVC-7", "ERR-3")
+@pytest.mark.parametrize("func", ["no_such_function", "Echo", "echo ", "echo\x00", "",
+                                  "__init__"],
+                         ids=["no_such_function", "capitalised", "trailing-space", "trailing-nul",
+                              "empty", "dunder-init"])
+def test_rpc_3_unknown_function_attribute_error(conn, func):
+    """A command for a name that is not exactly a function of scwire_service is
+    answered with exactly one `error` AttributeError, without functype, and the
+    connection stays usable."""
+    cid = conn.command(SERVICE, func, {"value": 1})
+    conn.expect(msgs.error(cid, "AttributeError"))
+    conn.expect_quiet(cid, "nothing after the refusal")
+
+
+@pytest.mark.spec("RPC-4", "RPC-1", "SVC-6", "ERR-3")
+@pytest.mark.parametrize("func,kwargs", [
+    ("echo", {}),
+    ("echo", {"value": 1, "extra": 2}),
+    ("raise_error", {"type_str": "ValueError"}),
+    ("count", {"n": "3"}),
+    ("count", {"n": 1.5}),
+    ("sleep", {"seconds": "0"}),
+    ("sleep", {"seconds": True}),
+    ("ctx_slow_sink", {"delay": 0.1, "backpressure": "yes"}),
+    ("ctx_echo", {}),
+], ids=["echo-missing", "echo-unexpected", "raise_error-missing", "count-str",
+        "count-float", "sleep-str", "sleep-bool", "ctx_slow_sink-str", "ctx_echo-missing"])
+def test_rpc_4_kwargs_mismatch_type_error(conn, func, kwargs):
+    """A command whose kwargs do not fit the function (a missing or unexpected key,
+    a value of the wrong type) is answered with exactly one `error` TypeError,
+    without functype, and the connection stays usable."""
+    cid = conn.command(SERVICE, func, kwargs)
+    conn.expect(msgs.error(cid, "TypeError"))
+    conn.expect_quiet(cid, "nothing after the refusal")
+
+
+@pytest.mark.spec("RPC-7", "SVC-12")
+@pytest.mark.parametrize("n", [0, 1, 5, 200])
+def test_rpc_7_count_yields_then_stop(conn, n):
+    """count(n) is answered with `functype asyncgen`, then `yield` 0 to n-1 in order,
+    then `stop` (only `stop` for n = 0)."""
+    stream = conn.open_stream_from(SERVICE, "count", n=n)
+    values, final = stream.collect()
+    must(msgs.stop(stream.cid)(final), f"expected stop after {len(values)} yields; "
+                                        f"observed {short(final)}")
+    must(values == list(range(n)), f"expected yields 0..{n - 1}; observed {short(values)}")
+
+
+@pytest.mark.spec("RPC-9")
+def test_rpc_9_nothing_after_final_message(conn):
+    """After its final message on a cid (return, error, stop of an asyncgen, or a
+    refusal) the IUT sends nothing more on that cid."""
+    done = []
+    r = conn.call(SERVICE, "echo", value=1)
+    done.append(r.cid)
+    r = conn.call(SERVICE, "raise_error", type_str="ValueError", text="x")
+    must(r.kind == "error", f"raise_error answered {short(r.final)}")
+    done.append(r.cid)
+    r = conn.call(SERVICE, "no_such_function")
+    done.append(r.cid)
+    stream = conn.open_stream_from(SERVICE, "count", n=3)
+    stream.collect()
+    done.append(stream.cid)
+    conn.barrier()
+    for cid in done:
+        extra = conn.unread(cid)
+        must(not extra, f"expected nothing more on cid {cid}; observed "
+                        + ", ".join(short(m) for m in extra))
+
+
+@pytest.mark.spec("CID-8")
+def test_cid_8_per_cid_order_with_interleaved_requests(conn):
+    """Three count(200) streams and three echoes sent back to back are each answered
+    in order on their own cid, whatever the interleaving between cids."""
+    streams = [conn.command(SERVICE, "count", {"n": 200}) for _ in range(3)]
+    echoes = [conn.command(SERVICE, "echo", {"value": i}) for i in range(3)]
+    for cid in streams:
+        conn.expect(msgs.functype(cid, "asyncgen"), cid=cid)
+        for i in range(200):
+            conn.expect(msgs.yield_(cid, i), cid=cid)
+        conn.expect(msgs.stop(cid), cid=cid)
+    for i, cid in enumerate(echoes):
+        conn.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+        conn.expect(msgs.ret(cid, i), cid=cid)
+
+
+@pytest.mark.spec("RPC-10")
+def test_rpc_10_running_tasks_do_not_delay_dispatch(conn, fresh_conn_factory, settings):
+    """While sleep_forever runs on one channel and sleep(30) on another, echo
+    requests on both channels are answered promptly."""
+    other = fresh_conn_factory()
+    forever = conn.command(SERVICE, "sleep_forever")
+    conn.expect(msgs.functype(forever, "asyncfunc"))
+    slow = other.command(SERVICE, "sleep", {"seconds": 30})
+    other.expect(msgs.functype(slow, "asyncfunc"))
+    for c in (conn, other, conn):
+        t0 = time.monotonic()
+        r = c.call(SERVICE, "echo", value="ping")
+        took = time.monotonic() - t0
+        must(r.kind == "return" and r.value == "ping", f"echo answered {short(r.final)}")
+        must(took <= settings.prompt, f"echo behind a running task took {took:.2f} s "
+                                      f"(promptly means {settings.prompt:g} s)")
+
+
+@pytest.mark.spec("SVC-10")
+def test_svc_10_sleep_returns_nil_after_seconds(conn, settings):
+    """sleep(seconds) returns nil no earlier than `seconds` after the command and
+    promptly after that, for a float and an int."""
+    for seconds in (0.3, 0):
+        t0 = time.monotonic()
+        r = conn.call(SERVICE, "sleep", seconds=seconds)
+        took = time.monotonic() - t0
+        must(r.functype == "asyncfunc" and r.kind == "return" and r.value is None,
+             f"sleep({seconds}) answered {short(r.final)}")
+        must(took >= seconds, f"sleep({seconds}) returned after only {took:.3f} s")
+        must(took <= seconds + settings.prompt,
+             f"sleep({seconds}) returned after {took:.3f} s, not promptly")
+
+
+@pytest.mark.spec("SVC-11")
+def test_svc_11_sleep_forever_silent_until_cancelled(conn):
+    """sleep_forever sends `functype asyncfunc` and then nothing; cancelled with
+    self._cancel_task it still sends nothing, and the cancel returns nil."""
+    cid = conn.command(SERVICE, "sleep_forever")
+    conn.expect(msgs.functype(cid, "asyncfunc"))
+    conn.expect_quiet(cid, "nothing while it sleeps")
+    r = conn.cancel_task(cid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    conn.expect_quiet(cid, "nothing after the cancel")
+
+
+@pytest.mark.spec("MSG-6")
+def test_msg_6_unknown_keys_ignored_and_not_sent(conn):
+    """The IUT ignores a key it does not know at the top level of a command, and its
+    own replies carry no key beyond a kind key and cid (and tb_str and type_str in an
+    error)."""
+    cid = new_cid()
+    conn.send({"cmd": [SERVICE, "echo", {"value": 7}, list(conn.uid), cid],
+               "scwire_extra": 1})
+    r = conn.result(cid)
+    should(r.kind == "return" and r.value == 7,
+           f"a command with an extra top-level key was answered {short(r.final)}")
+    seen = [r.final]
+    r = conn.call(SERVICE, "raise_error", type_str="ValueError", text="x")
+    seen.append(r.final)
+    stream = conn.open_stream_from(SERVICE, "count", n=2)
+    values, final = stream.collect()
+    seen.append(final)
+    for m in seen:
+        kinds = [k for k in msgs.KINDS if k in m]
+        should(set(m) == set(kinds) | {"cid"}, f"reply with keys beyond kind and cid: {short(m)}")
+        if "error" in m and isinstance(m["error"], dict):
+            should(set(m["error"]) <= {"tb_str", "type_str"},
+                   f"error map with keys beyond tb_str and type_str: {short(m)}")
+
+
+@pytest.mark.spec("MSG-1")
+def test_msg_1_iut_sends_only_maps_and_nil_after_its_uid(conn, case):
+    """After its uid, everything the IUT sends is a map (or nil): checked over echo,
+    count, raise_error, a refusal, a context and the end of the channel."""
+    conn.call(SERVICE, "echo", value=[1, {"k": None}])
+    conn.open_stream_from(SERVICE, "count", n=3).collect()
+    conn.call(SERVICE, "raise_error", type_str="KeyError", text="k")
+    conn.call(SERVICE, "no_such_function")
+    ctx = conn.open_context(SERVICE, "ctx_echo", first=[1])
+    ctx.send_yield({"a": 1})
+    ctx.send_stop()
+    ctx.finish()
+    conn.send(None)
+    conn.closed_within(2.0)
+    got = [e["msg"] for e in case.wire_log.entries if e.get("conn") == conn.name
+           and e.get("dir") == "s2c" and "msg" in e][1:]
+    bad = [m for m in got if not (m is None or isinstance(m, dict))]
+    must(got and not bad, f"non-map messages after the uid: {', '.join(map(short, bad))}")
+
+
+@pytest.mark.spec("ERR-6")
+@pytest.mark.parametrize("where", ["ns", "func", "text"])
+def test_err_6_error_messages_kept_within_64_KiB(conn, where):
+    """Errors caused by a 100 KB name (namespace or function) or raised with a 100 KB
+    text should still be at most 64 KiB encoded, tb_str shortened."""
+    long = "x" * 100_000
+    if where == "text":
+        cid = conn.command(SERVICE, "raise_error", {"type_str": "ValueError", "text": long})
+        conn.expect(msgs.functype(cid, "asyncfunc"))
+    else:
+        cid = conn.command(long if where == "ns" else SERVICE,
+                           long if where == "func" else "echo", {"value": 1})
+    conn.expect(msgs.error(cid))
+    size = len(conn.last_body)
+    should(size <= 65536, f"the error message is {size} bytes encoded, over 64 KiB")

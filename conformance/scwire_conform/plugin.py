@@ -1,0 +1,445 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""The pytest plugin that turns pytest runs into conformance verdicts.
+
+It checks what cases claim (spec ids that exist, names that carry an id),
+selects by --section, runs the IUT and the probe, keeps one record per case
+(wire log, IUT log, observations), maps each outcome to a verdict
+(verdict.py), and at the end writes the reports, prints the summary table and
+sets the exit status: 0 no FAIL (with --strict no NON-STRICT either),
+1 failures, 2 inconclusive (IUT unreachable or probe failed), 3 suite errors
+(a case that errs, no case collected, collection errors).
+"""
+import inspect
+import os
+import re
+import shutil
+import socket
+import sys
+import time
+import traceback
+
+import pytest
+
+from . import __version__, report, spec
+from . import verdict as V
+from .iut import IUT, IUTError
+from .settings import Settings
+from .wire import SERVICE, Closed, Conn, Timeout
+from .wirelog import WireLog
+
+NAME = "scwire"
+# (category, letter, word) for pytest's progress output; plain words because
+# pytest 7's short summary cannot show a word with markup.
+_STATUS = {
+    V.PASS: ("passed", ".", "PASS"),
+    V.FAIL: ("failed", "F", "FAIL"),
+    V.NON_STRICT: ("non-strict", "N", "NON-STRICT"),
+    V.INFO: ("info", "I", "INFO"),
+    V.SKIP: ("skipped", "s", "SKIP"),
+    V.ERROR: ("error", "E", "ERROR"),
+}
+_AREA_RE = re.compile(r"^test_([a-z0-9_-]+)\.py$")
+
+
+def area_of(path):
+    m = _AREA_RE.match(os.path.basename(str(path)))
+    return m.group(1).replace("_", "-") if m else "misc"
+
+
+def safe_name(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def expectation_of(func):
+    """The first paragraph of a case's docstring, on one line."""
+    doc = inspect.getdoc(func) or ""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+def claimed_ids(item):
+    ids = []
+    for m in item.iter_markers("spec"):
+        ids.extend(m.args)
+    return ids
+
+
+def free_port(host):
+    """A port that was free a moment ago (for IUTs that need a concrete port)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Plugin:
+    def __init__(self, config, cases_dir):
+        self.config = config
+        # Only test files under cases_dir are conformance cases; anything else in
+        # the same run (the self-tests, say) is left to pytest as it is.
+        self.cases_dir = os.path.abspath(cases_dir)
+        self.foreign_failed = False
+        self.foreign_ran = False
+        try:
+            self.settings = Settings(config)
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+        self.levels = spec.load_levels()
+        self.revision = spec.revision()
+        self.records = {}        # nodeid -> CaseRecord, in run order
+        self.iut = None
+        self.private = []        # IUTs started by single cases
+        self.inconclusive = None
+        self.collect_errors = 0
+        self.incidents = []
+        self.exit_code = None
+        self._marks = {}
+        self._case_private = []
+        self._attached_check = False
+        s = self.settings
+        if s.list_only:
+            config.option.collectonly = True
+        else:
+            for sub in ("cases", "iut"):
+                shutil.rmtree(os.path.join(s.out, sub), ignore_errors=True)
+                os.makedirs(os.path.join(s.out, sub), exist_ok=True)
+
+    # --- collection --------------------------------------------------------
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors += 1
+
+    def is_case(self, item):
+        return os.path.abspath(str(item.fspath)).startswith(self.cases_dir + os.sep)
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        problems, keep, drop = [], [], []
+        for item in items:
+            if not self.is_case(item):
+                keep.append(item)
+                continue
+            ids = claimed_ids(item)
+            fname = getattr(item, "originalname", item.name)
+            if not ids:
+                problems.append(f"{item.nodeid}: no @pytest.mark.spec(...) ids")
+            for rid in ids:
+                if rid not in self.levels:
+                    problems.append(f"{item.nodeid}: claims {rid}, which is not in the spec")
+            stems = {"test_" + rid.lower().replace("-", "_") for rid in ids}
+            if ids and not any(fname == s or fname.startswith(s + "_") for s in stems):
+                problems.append(f"{item.nodeid}: the name must start with test_<id> of a "
+                                f"claimed id ({', '.join(sorted(stems))})")
+            if self.settings.sections and not any(
+                    spec.id_matches(rid, p) for rid in ids for p in self.settings.sections):
+                drop.append(item)
+            else:
+                keep.append(item)
+        if problems:
+            raise pytest.UsageError("cases that break the suite's rules:\n  "
+                                    + "\n  ".join(problems))
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_collection_finish(self, session):
+        if not self.settings.list_only:
+            return
+        rows = []
+        for item in filter(self.is_case, session.items):
+            title = expectation_of(item.function).split(". ")[0].rstrip(".")
+            rows.append((self.case_id(item), ",".join(claimed_ids(item)), title))
+        w0 = max((len(r[0]) for r in rows), default=0)
+        w1 = max((len(r[1]) for r in rows), default=0)
+        try:
+            for r in rows:
+                print(f"{r[0].ljust(w0)}  {r[1].ljust(w1)}  {r[2]}")
+            print(f"{len(rows)} cases", flush=True)
+        except BrokenPipeError:
+            # The reader (say, `| head`) went away; the list is not needed.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not rows:
+            print("scwire-conform: error: no case matches the selection", file=sys.stderr)
+
+    def case_id(self, item):
+        return f"{area_of(item.fspath)}/{item.name}"
+
+    # --- the IUT -----------------------------------------------------------
+
+    def start_iut(self):
+        """Start (or attach to) the session's IUT and probe it; stop the run when
+        that fails, as inconclusive."""
+        s = self.settings
+        if s.iut_addr:
+            self.iut = IUT(addr=s.iut_addr, codec=s.codec)
+        else:
+            self.iut = IUT(s.iut_cmd, host=s.host, port=s.port, codec=s.codec,
+                           log_dir=os.path.join(s.out, "iut"), label="iut")
+        try:
+            self.iut.start()
+        except (IUTError, ValueError) as e:
+            self._stop_inconclusive(f"the IUT could not be started or reached: {e}")
+        self._probe()
+        return self.iut
+
+    def _probe(self):
+        """Handshake, echo, and an unknown function answered with an error."""
+        s, iut = self.settings, self.iut
+        log = WireLog()
+        why = None
+        try:
+            with Conn.connect(iut.host, iut.port, s.codec, timeout=s.timeout, log=log) as c:
+                c.handshake()
+                r = c.call(SERVICE, "echo", value="scwire-probe")
+                if r.kind != "return" or r.value != "scwire-probe":
+                    why = f"{SERVICE}.echo answered {r.final!r}"
+                else:
+                    r = c.call(SERVICE, "no_such_function")
+                    if r.kind != "error":
+                        why = f"{SERVICE}.no_such_function answered {r.final!r}, not an error"
+        except (V.Violation, Timeout, Closed, OSError) as e:
+            why = str(e)
+        finally:
+            log.dump(os.path.join(s.out, "probe.wire.jsonl"))
+        if why:
+            self._stop_inconclusive(
+                f"the probe of {iut.describe()} failed: {why}. Is it the right codec "
+                f"({s.codec}) and does it serve {SERVICE}? Wire log: "
+                f"{os.path.join(s.out, 'probe.wire.jsonl')}")
+
+    def _stop_inconclusive(self, why):
+        self.inconclusive = why
+        if self.iut:
+            self.iut.stop()
+        pytest.exit(f"scwire-conform: INCONCLUSIVE: {why}", returncode=2)
+
+    def before_case(self, item):
+        """Called by the autouse guard fixture: an IUT that is up, or a skip."""
+        iut = self.iut
+        mk = item.get_closest_marker("may_kill")
+        if not iut.managed and mk and mk.kwargs.get("expected"):
+            pytest.skip("this case ends the IUT on purpose and an attached IUT cannot be "
+                        "restarted; start it with --iut-cmd to run it")
+        if iut.managed:
+            if iut.alive():
+                return
+            self.incidents.append(f"the IUT was found dead (exit status {iut.proc.returncode}) "
+                                  f"before {self.case_id(item)}; restarted")
+            try:
+                iut.restart()
+            except IUTError as e:
+                self._stop_inconclusive(f"the IUT could not be restarted: {e}")
+            self._probe()
+        elif self._attached_check:
+            self._attached_check = False
+            if not iut.alive():
+                self.incidents.append(f"the attached IUT went down before {self.case_id(item)}")
+                pytest.skip(f"the attached IUT at {iut.addr} is down and cannot be restarted")
+
+    def start_private_iut(self, item, extra_args, port=None):
+        """A second IUT with extra flags, for one case; skips when impossible."""
+        s = self.settings
+        flags = " ".join(extra_args)
+        if not s.iut_cmd:
+            with_flags = f" with {flags}" if flags else ""
+            pytest.skip(f"needs an IUT of its own started by the suite{with_flags}; "
+                        f"this run attaches to a running IUT")
+        if extra_args and not s.ref_flags:
+            pytest.skip(f"needs the IUT started with {flags}, and the IUT command is not known "
+                        f"to take scwire-ref's flags (pass --iut-ref-flags if it does)")
+        if port is None:
+            port = s.port if s.port == 0 else free_port(s.host)
+        iut = IUT(s.iut_cmd, host=s.host, port=port, codec=s.codec, extra_args=extra_args,
+                  log_dir=os.path.join(s.out, "iut"), label=safe_name(self.case_id(item)))
+        self.private.append(iut)
+        self._case_private.append(iut)
+        try:
+            return iut.start()
+        except IUTError as e:
+            raise V.Violation(f"the IUT did not start with {flags}: {e}") from None
+
+    # --- running cases -----------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        if not self.is_case(item):
+            return
+        ids = claimed_ids(item)
+        rec = V.CaseRecord(self.case_id(item), area_of(item.fspath), item.name, ids,
+                           {rid: self.levels.get(rid) for rid in ids},
+                           expectation_of(item.function),
+                           info_only=item.get_closest_marker("info_only") is not None)
+        rec.wire_log = WireLog()
+        self.records[item.nodeid] = rec
+        # Before the first case the IUT is not started yet: its log starts at 0.
+        self._marks[item.nodeid] = self.iut.mark() if self.iut else (0, 0)
+        self._case_private = []
+        V.begin(rec)
+
+    def record(self, item):
+        return self.records[item.nodeid]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        yield
+        rec, iut = self.records.get(item.nodeid), self.iut
+        if rec is None or iut is None:
+            return
+        mk = item.get_closest_marker("may_kill")
+        if mk and not iut.managed:
+            self._attached_check = True
+        expected_death = mk is not None and mk.kwargs.get("expected")
+        if iut.managed and not iut.alive() and not expected_death:
+            rec.violate(V.Violation(
+                f"the IUT process exited (status {iut.proc.returncode}) during this case; "
+                f"no input may bring it down (SEC-1)"))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        rep = outcome.get_result()
+        rec = self.records.get(item.nodeid)
+        if rec is None:
+            self.foreign_ran = True
+            self.foreign_failed |= rep.failed
+            return
+        if call.excinfo is not None:
+            self._classify(rec, call.excinfo)
+        if call.when == "teardown":
+            self._finish(item, rec)
+        if call.when == "call" or rep.outcome != "passed":
+            v = rec.verdict()
+            rep.scwire_verdict = v
+            if v == V.SKIP:
+                return
+            if v in (V.FAIL, V.ERROR) or (v == V.NON_STRICT and self.settings.strict):
+                rep.outcome = "failed"
+                if v == V.ERROR and rec.error is None:
+                    rep.longrepr = "suite error: pytest.skip() without a reason"
+                elif rec.violations and (rep.longrepr is None or call.excinfo is None
+                                         or call.excinfo.errisinstance(V.Violation)):
+                    # The expected-vs-observed text says it all; the Python
+                    # traceback into the suite's helpers would only bury it.
+                    rep.longrepr = "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
+            else:
+                rep.outcome = "passed"
+                rep.longrepr = None
+
+    def _classify(self, rec, excinfo):
+        exc = excinfo.value
+        if isinstance(exc, V.Violation):
+            rec.violate(exc)
+        elif isinstance(exc, pytest.skip.Exception):
+            rec.skip_reason = str(exc.msg or "")
+        elif isinstance(exc, AssertionError):
+            rec.violate(V.Violation(f"assertion failed: {exc}"))
+        elif isinstance(exc, (Timeout, Closed, ConnectionError)):
+            rec.violate(V.Violation(f"{type(exc).__name__}: {exc}"))
+        else:
+            rec.error = "".join(traceback.format_exception(exc))[-4000:]
+
+    def _finish(self, item, rec):
+        V.end()
+        rec.duration = max(0.0, time.monotonic() - rec.started)
+        base = os.path.join(self.settings.out, "cases", rec.area, safe_name(rec.name))
+        os.makedirs(os.path.dirname(base), exist_ok=True)
+        rec.wire_log.dump(base + ".wire.jsonl")
+        mark = self._marks.pop(item.nodeid, None)
+        text = self.iut.log_since(mark) if mark is not None and self.iut is not None else ""
+        for p in self._case_private:
+            p.stop()
+            own = p.log_since((0, 0))
+            if own:
+                text += f"--- the case's own IUT (pid {p.pid}: {' '.join(p.argv or [])}) ---\n"
+                text += own
+        self._case_private = []
+        if text:
+            with open(base + ".iut.log", "w", encoding="utf-8") as fh:
+                fh.write(text)
+            rec.iut_log = base + ".iut.log"
+
+    def pytest_report_teststatus(self, report, config):
+        v = getattr(report, "scwire_verdict", None)
+        return _STATUS[v] if v else None
+
+    # --- the end -----------------------------------------------------------
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        s = self.settings
+        if s.list_only:
+            if exitstatus == 5:
+                self.exit_code = 3
+                session.exitstatus = 3
+            return
+        for iut in [self.iut] + self.private:
+            if iut is None:
+                continue
+            iut.stop()
+            leaked = iut.leaked()
+            if leaked:
+                self.incidents.append(f"processes left behind by the IUT (process groups "
+                                      f"{leaked}); killed")
+                iut.kill_leaked()
+        records = list(self.records.values())
+        meta = {"suite_version": __version__, "spec_revision": self.revision,
+                "profile": s.profile, "codec": s.codec, "strict": s.strict,
+                "iut": self._iut_meta(), "inconclusive": self.inconclusive}
+        self.report = report.build(meta, records)
+        if self.incidents:
+            self.report["incidents"] = list(self.incidents)
+        if records or self.inconclusive:
+            report.write_json(s.json_path, self.report)
+            report.write_junit(s.junit_path, self.report)
+        if self.inconclusive:
+            code = 2
+        elif self.collect_errors or exitstatus in (3, 4):
+            code = 3
+        elif exitstatus == 5 or not (records or self.foreign_ran):
+            code = 3
+        elif exitstatus == 2:
+            code = 2
+        else:
+            code = report.exit_code(self.report["summary"], s.strict)
+        if code == 0 and self.foreign_failed:
+            code = 1
+        self.exit_code = code
+        session.exitstatus = code
+
+    def _iut_meta(self):
+        s = self.settings
+        meta = {"cmd": s.iut_cmd, "addr": s.iut_addr}
+        if self.iut is not None:
+            meta["listen"] = f"{self.iut.host}:{self.iut.port}" if self.iut.port else None
+            meta["pids"] = list(self.iut.pids)
+            meta["stderr"] = list(self.iut.stderr_paths)
+        return meta
+
+    def pytest_terminal_summary(self, terminalreporter):
+        tr, s = terminalreporter, self.settings
+        if s.list_only:
+            if self.exit_code == 3:
+                tr.write_line("scwire-conform: ERROR: no case matches the selection", red=True)
+            return
+        tr.section("scwire conformance summary")
+        if self.inconclusive:
+            tr.write_line(f"INCONCLUSIVE: {self.inconclusive}", red=True, bold=True)
+        if self.exit_code == 3 and not self.records:
+            tr.write_line("ERROR: no case was run (nothing collected or selected)", red=True)
+        rep = getattr(self, "report", None)
+        if rep and rep["cases"]:
+            for c in rep["cases"]:
+                if c["verdict"] in (V.FAIL, V.NON_STRICT, V.ERROR):
+                    first = c["observation"].splitlines()[0] if c["observation"] else ""
+                    tr.write_line(f"{c['verdict']:<10} {c['id']}: {first[:200]}")
+            tr.write_line("")
+            tr.write_line(report.table(rep["summary"]))
+        for inc in self.incidents:
+            tr.write_line(f"incident: {inc}", yellow=True)
+        if rep and (rep["cases"] or self.inconclusive):
+            tr.write_line(f"JSON report: {s.json_path}")
+            tr.write_line(f"JUnit XML:   {s.junit_path}")
+            tr.write_line(f"logs:        {s.out}")
+        meaning = {0: "no failures", 1: "failures", 2: "inconclusive",
+                   3: "suite error"}.get(self.exit_code, "suite error")
+        tr.write_line(f"scwire-conform: profile {s.profile}, codec {s.codec}"
+                      f"{', strict' if s.strict else ''}: exit {self.exit_code} ({meaning})",
+                      bold=True)

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""The suite's options (pytest command line) and what follows from them.
+
+One place declares every option, so that the conftest, the plugin and the
+`scwire-conform` CLI agree on names and defaults.
+"""
+import os
+
+import pytest
+
+from . import PROFILES
+
+CONFORMANCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_DIR = os.path.dirname(CONFORMANCE_DIR)
+DEFAULT_IUT_CMD = os.path.join(REPO_DIR, "build", "scwire-ref") + \
+    " --listen {host}:{port} --codec {codec}"
+DEFAULT_OUT = os.path.join(REPO_DIR, "build", "conformance")
+DEFAULT_TIMEOUT = 5.0
+# protocol.md: "promptly" is 2 s; it scales with --timeout on slow hosts.
+PROMPT_PER_TIMEOUT = 2.0 / DEFAULT_TIMEOUT
+
+
+def add_options(parser):
+    g = parser.getgroup("scwire", "scwire conformance suite")
+    g.addoption("--iut-cmd", default=None,
+                help="command template of the IUT with {host}, {port}, {codec} "
+                     f"(default: {DEFAULT_IUT_CMD})")
+    g.addoption("--iut-addr", default=None, metavar="HOST:PORT",
+                help="attach to an IUT that is already running there")
+    g.addoption("--iut-host", default="127.0.0.1", help="{host} of the template")
+    g.addoption("--iut-port", type=int, default=0,
+                help="{port} of the template; 0 = any free port, read from the IUT's stdout")
+    g.addoption("--iut-ref-flags", action="store_true", default=None,
+                help="the IUT command accepts scwire-ref's limit flags such as "
+                     "--handshake-timeout (implied for the default command)")
+    g.addoption("--iut-registry", action="store_true", default=False,
+                help="the IUT runs in the registry role (serves self.register_actor, ...)")
+    g.addoption("--codec", default="msgpack", choices=["msgpack", "lenprefix"])
+    g.addoption("--profile", default=PROFILES[0], choices=list(PROFILES))
+    g.addoption("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                help="seconds any single wait lasts before it fails (default 5)")
+    g.addoption("--chop", type=int, default=0, metavar="N",
+                help="send everything in N-byte TCP segments (default off)")
+    g.addoption("--out", default=DEFAULT_OUT,
+                help=f"directory for logs and reports (default {DEFAULT_OUT})")
+    g.addoption("--json", default=None, metavar="PATH",
+                help="JSON report (default OUT/report.json)")
+    g.addoption("--junit", default=None, metavar="PATH", help="JUnit XML (default OUT/junit.xml)")
+    g.addoption("--section", action="append", default=[], metavar="PREFIX",
+                help="run only cases claiming a spec id with this prefix (HS, HS-1, ...)")
+    g.addoption("--list", action="store_true", default=False,
+                help="list case ids and titles, run nothing")
+    # pytest < 8 has a (deprecated) --strict of its own; the suite reads that one.
+    if int(pytest.__version__.split(".")[0]) >= 8:
+        g.addoption("--strict", action="store_true", default=False,
+                    help="NON-STRICT verdicts count as failures")
+
+
+class Settings:
+    """The options of one run, read from a pytest config."""
+
+    def __init__(self, config):
+        opt = config.getoption
+        self.iut_addr = opt("--iut-addr")
+        self.iut_cmd = opt("--iut-cmd") or (None if self.iut_addr else DEFAULT_IUT_CMD)
+        self.host = opt("--iut-host")
+        self.port = opt("--iut-port")
+        ref = opt("--iut-ref-flags")
+        self.ref_flags = bool(ref) if ref is not None else self.iut_cmd == DEFAULT_IUT_CMD
+        self.registry = opt("--iut-registry")
+        self.codec = opt("--codec")
+        self.profile = opt("--profile")
+        self.timeout = opt("--timeout")
+        self.prompt = self.timeout * PROMPT_PER_TIMEOUT
+        self.chop = opt("--chop") or None
+        self.out = os.path.abspath(opt("--out"))
+        self.json_path = os.path.abspath(opt("--json") or os.path.join(self.out, "report.json"))
+        self.junit_path = os.path.abspath(opt("--junit") or os.path.join(self.out, "junit.xml"))
+        self.sections = list(opt("--section") or [])
+        self.list_only = opt("--list")
+        self.strict = bool(getattr(config.option, "strict", False))
+        if self.iut_cmd and self.iut_addr:
+            raise ValueError("give --iut-cmd or --iut-addr, not both")

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Verdicts of conformance cases and the checks that lead to them.
+
+A case ends with one verdict:
+
+- PASS: every check held;
+- FAIL: a MUST check failed in a case that claims at least one MUST id;
+- NON-STRICT: a SHOULD check failed (recorded by `should`, the case goes on),
+  or a check failed in a case that claims no MUST id;
+- INFO: a case marked `info_only` recorded behaviour (`info`) and nothing failed;
+- SKIP: the case called pytest.skip with a reason; never counted as a pass;
+- ERROR: the suite itself broke (a bug, a skip without reason); never blamed
+  on the IUT.
+
+Cases raise `Violation` (through `must`) to stop at the first failed MUST check.
+The record of the running case is module state because cases run one at a
+time and the checks are called deep inside helpers.
+"""
+import time
+
+MUST, SHOULD = "MUST", "SHOULD"
+PASS, FAIL, NON_STRICT, INFO, SKIP, ERROR = "PASS", "FAIL", "NON-STRICT", "INFO", "SKIP", "ERROR"
+VERDICTS = (PASS, FAIL, NON_STRICT, INFO, SKIP, ERROR)
+
+
+class Violation(Exception):
+    """A check on the IUT's behaviour failed; the text says expected vs observed."""
+
+    def __init__(self, msg, level=MUST):
+        if level not in (MUST, SHOULD):
+            raise ValueError(f"level must be MUST or SHOULD, not {level!r}")
+        super().__init__(msg)
+        self.msg = msg
+        self.level = level
+
+    def __str__(self):
+        return self.msg
+
+
+class CaseRecord:
+    """Everything the suite learns about one case while it runs."""
+
+    def __init__(self, case_id, area, name, spec_ids=(), levels=None, expectation="",
+                 info_only=False):
+        self.id = case_id
+        self.area = area
+        self.name = name
+        self.spec_ids = list(spec_ids)
+        self.levels = dict(levels or {})   # spec id -> MUST/SHOULD/MAY
+        self.expectation = expectation
+        self.info_only = info_only
+        self.violations = []               # Violation objects, in order
+        self.infos = []
+        self.observation = ""
+        self.skip_reason = None
+        self.error = None                  # text of an internal error
+        self.wire_log = None               # a WireLog, set by the plugin
+        self.iut_log = None                # path of the IUT's stderr during the case
+        self.started = time.monotonic()
+        self.duration = 0.0
+
+    def violate(self, violation):
+        self.violations.append(violation)
+
+    def observe(self, text):
+        self.observation = text
+
+    @property
+    def has_must_id(self):
+        return any(level == MUST for level in self.levels.values())
+
+    def verdict(self):
+        return decide(self)
+
+
+def decide(rec):
+    """The verdict of a record; see the module text for the rules."""
+    if rec.error is not None:
+        return ERROR
+    if rec.skip_reason is not None:
+        return SKIP if rec.skip_reason.strip() else ERROR
+    if any(v.level == MUST for v in rec.violations) and rec.has_must_id:
+        return FAIL
+    if rec.violations:
+        return NON_STRICT
+    if rec.info_only:
+        return INFO
+    return PASS
+
+
+_current = None
+
+
+def begin(record):
+    global _current
+    _current = record
+    return record
+
+
+def end():
+    global _current
+    _current = None
+
+
+def current():
+    """The record of the running case, or None outside a case."""
+    return _current
+
+
+def must(cond, msg):
+    """Check a MUST: stop the case with a Violation when cond is false."""
+    if not cond:
+        raise Violation(msg, MUST)
+    return True
+
+
+def should(cond, msg):
+    """Check a SHOULD: record a NON-STRICT outcome when cond is false and go on."""
+    if not cond:
+        v = Violation(msg, SHOULD)
+        if _current is None:
+            raise v
+        _current.violate(v)
+    return bool(cond)
+
+
+def info(msg):
+    """Record behaviour worth reporting (the verdict of an `info_only` case)."""
+    if _current is not None:
+        _current.infos.append(msg)
+        _current.observe(msg)
+
+
+def observe(text):
+    """Set what the case observed last (shown in the report next to the expectation)."""
+    if _current is not None:
+        _current.observe(text)

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Self-tests of the scwire-conform command line (no IUT needed)."""
+import importlib.machinery
+import importlib.util
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLI = os.path.join(os.path.dirname(HERE), "scwire-conform")
+
+
+def load_cli():
+    loader = importlib.machinery.SourceFileLoader("scwire_conform_cli", CLI)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def test_options_become_pytest_arguments():
+    cli = load_cli()
+    argv = cli.pytest_argv(cli.parse(["--codec", "lenprefix", "--strict", "--section", "HS",
+                                      "--section", "FRAME-8", "-k", "uid", "--iut-addr",
+                                      "h:1", "--json", "r.json", "--junit", "j.xml", "--",
+                                      "-x"]))
+    assert argv[0].endswith(os.path.join("conformance", "cases"))
+    pairs = set(zip(argv, argv[1:]))
+    for pair in (("--codec", "lenprefix"), ("--section", "HS"), ("--section", "FRAME-8"),
+                 ("-k", "uid"), ("--iut-addr", "h:1"), ("--json", "r.json"),
+                 ("--junit", "j.xml"), ("-p", "no:cacheprovider")):
+        assert pair in pairs, pair
+    assert "--strict" in argv and argv[-1] == "-x"
+    listing = cli.pytest_argv(cli.parse(["--list"]))
+    assert "--list" in listing and ("-p", "no:terminal") in set(zip(listing, listing[1:]))
+
+
+def run(*args):
+    return subprocess.run([sys.executable, CLI, *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_list_names_every_case_with_ids_and_title():
+    p = run("--list")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[-1].endswith(" cases") and int(lines[-1].split()[0]) == len(lines) - 1
+    first = lines[0].split()
+    assert "/" in first[0] and first[0].split("/")[1].startswith("test_")
+    assert any(line.startswith("handshake/test_hs_1_uid_sent_first ") and " HS-1 " in line
+               for line in lines)
+
+
+def test_empty_selection_is_an_error_not_a_pass():
+    p = run("--list", "-k", "no_case_is_called_this")
+    assert p.returncode == 3 and "no case" in p.stderr
+    p = run("--section", "NOSUCHAREA")
+    assert p.returncode == 3

@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""End-to-end self-tests of the pytest plugin: verdicts, exit codes, reports.
+
+A demo case file (written at run time, so that spec-trace does not take its
+ids for real claims) runs under the real conftest against the fake IUT.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFORMANCE = os.path.dirname(HERE)
+FAKE = (f"{sys.executable} {os.path.join(HERE, 'fakeiut.py')} "
+        "--listen {host}:{port} --codec {codec}")
+
+DEMO = '''
+import os, signal
+import pytest
+from scwire_conform.verdict import info, must, should
+from scwire_conform.wire import SERVICE
+
+@pytest.mark.spec("HS-1")
+def test_hs_1_passes(conn):
+    """The IUT echoes."""
+    must(conn.call(SERVICE, "echo", value=1).value == 1, "echo")
+
+@pytest.mark.spec("HS-2")
+def test_hs_2_fails(conn):
+    """A MUST that fails."""
+    conn.call(SERVICE, "echo", value=1)
+    must(False, "expected x; observed y")
+
+@pytest.mark.spec("HS-3", "HS-4")
+def test_hs_3_should_fails(conn):
+    """A SHOULD that fails."""
+    should(False, "uuid not canonical")
+
+@pytest.mark.spec("HS-4")
+def test_hs_4_must_in_a_should_only_case(conn):
+    must(False, "nope")
+
+@pytest.mark.spec("HS-5")
+def test_hs_5_skips():
+    pytest.skip("needs lenprefix")
+
+@pytest.mark.spec("HS-6")
+def test_hs_6_skips_without_reason():
+    pytest.skip("")
+
+@pytest.mark.spec("FRAME-11")
+@pytest.mark.info_only
+def test_frame_11_info(conn):
+    info("ext refused")
+
+@pytest.mark.spec("HS-7")
+def test_hs_7_suite_bug():
+    raise RuntimeError("bug in the suite")
+
+@pytest.mark.spec("HS-8")
+def test_hs_8_bare_assert(conn):
+    assert 1 == 2
+
+@pytest.mark.spec("HS-9")
+@pytest.mark.may_kill
+def test_hs_9_kills_the_iut(conn, iut):
+    os.kill(iut.pid, signal.SIGKILL)
+    iut.proc.wait()
+
+@pytest.mark.spec("HS-10")
+def test_hs_10_after_restart(conn):
+    must(conn.call(SERVICE, "echo", value=2).value == 2, "echo")
+'''
+
+EXPECTED = {
+    "demo/test_hs_1_passes": "PASS", "demo/test_hs_2_fails": "FAIL",
+    "demo/test_hs_3_should_fails": "NON-STRICT",
+    "demo/test_hs_4_must_in_a_should_only_case": "NON-STRICT", "demo/test_hs_5_skips": "SKIP",
+    "demo/test_hs_6_skips_without_reason": "ERROR", "demo/test_frame_11_info": "INFO",
+    "demo/test_hs_7_suite_bug": "ERROR", "demo/test_hs_8_bare_assert": "FAIL",
+    "demo/test_hs_9_kills_the_iut": "FAIL", "demo/test_hs_10_after_restart": "PASS",
+}
+
+
+@pytest.fixture
+def demo(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(os.path.join(CONFORMANCE, "cases", "conftest.py"), cases)
+    (cases / "test_demo.py").write_text(DEMO)
+    return tmp_path
+
+
+def run(demo, *args, iut=FAKE):
+    out = demo / "out"
+    cmd = [sys.executable, "-m", "pytest", str(demo / "cases"), "-c",
+           os.path.join(CONFORMANCE, "pytest.ini"), "--rootdir", str(demo),
+           "-p", "no:cacheprovider", "-q", "--iut-cmd", iut, "--out", str(out), *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    report = None
+    if (out / "report.json").exists():
+        report = json.loads((out / "report.json").read_text())
+    return p, report
+
+
+def test_verdicts_reports_and_suite_error_exit(demo):
+    p, rep = run(demo)
+    assert p.returncode == 3, p.stdout + p.stderr    # ERROR verdicts present
+    got = {c["id"]: c["verdict"] for c in rep["cases"]}
+    assert got == EXPECTED
+    cases = {c["id"]: c for c in rep["cases"]}
+    assert cases["demo/test_hs_2_fails"]["observation"] == "[MUST] expected x; observed y"
+    assert cases["demo/test_hs_1_passes"]["expectation"] == "The IUT echoes."
+    assert cases["demo/test_hs_1_passes"]["wire_log"][0]["event"] == "open"
+    assert "SEC-1" in cases["demo/test_hs_9_kills_the_iut"]["observation"]
+    assert any("restarted" in i for i in rep["incidents"])
+    assert len(rep["iut"]["pids"]) == 2
+    assert os.path.exists(demo / "out" / "cases" / "demo" / "test_hs_1_passes.wire.jsonl")
+    assert os.path.exists(demo / "out" / "junit.xml")
+    assert "NON-STRICT" in p.stdout and "TOTAL" in p.stdout
+
+
+def test_exit_codes_and_strict(demo):
+    p, _ = run(demo, "-k", "passes or should_fails")
+    assert p.returncode == 0, p.stdout
+    p, _ = run(demo, "-k", "passes or should_fails", "--strict")
+    assert p.returncode == 1, p.stdout
+    p, _ = run(demo, "-k", "passes or hs_2_fails")
+    assert p.returncode == 1, p.stdout
+    p, _ = run(demo, "-k", "no_such_case_anywhere")
+    assert p.returncode == 3, p.stdout
+
+
+def test_section_selects_by_id_prefix(demo):
+    p, rep = run(demo, "--section", "HS-1")
+    assert [c["id"] for c in rep["cases"]] == ["demo/test_hs_1_passes"]
+    p, rep = run(demo, "--section", "FRAME")
+    assert [c["id"] for c in rep["cases"]] == ["demo/test_frame_11_info"]
+
+
+def test_probe_failure_is_inconclusive(demo):
+    p, rep = run(demo, iut=FAKE + " --bad-uid")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "INCONCLUSIVE" in p.stdout + p.stderr and rep["inconclusive"]
+    p, _ = run(demo, iut=FAKE + " --exit-at-once 1")
+    assert p.returncode == 2
+
+
+def test_rules_on_case_names_and_ids_are_enforced(demo):
+    (demo / "cases" / "test_demo.py").write_text(
+        "import pytest\n\n@pytest.mark.spec('HS-99')\ndef test_hs_1_x():\n    pass\n\n"
+        "@pytest.mark.spec('HS-1')\ndef test_badly_named():\n    pass\n\n"
+        "def test_no_ids():\n    pass\n")
+    p, _ = run(demo)
+    assert p.returncode > 2
+    text = p.stdout + p.stderr
+    assert "HS-99, which is not in the spec" in text
+    assert "must start with test_<id>" in text and "no @pytest.mark.spec" in text
