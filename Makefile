@@ -42,6 +42,7 @@ help:
 	@echo "make deps          install missing Debian packages (as root)"
 	@echo "make conformance   run the conformance suite against the reference runtime"
 	@echo "make check         every test"
+	@echo "make tools-test    tests of scwire-tap, scwire-trace, scwire-send, the dissector"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
 
@@ -107,6 +108,12 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/scwire-ref
 	install -m 0755 $(TAP) $(DESTDIR)$(PREFIX)/bin/scwire-tap
+	install -d $(DESTDIR)$(PREFIX)/lib/scwire/tools/scwire_tools $(DESTDIR)$(PREFIX)/share/scwire/wireshark
+	install -m 0755 tools/scwire-trace tools/scwire-send $(DESTDIR)$(PREFIX)/lib/scwire/tools/
+	install -m 0644 tools/scwire_tools/*.py $(DESTDIR)$(PREFIX)/lib/scwire/tools/scwire_tools/
+	ln -sf ../lib/scwire/tools/scwire-trace $(DESTDIR)$(PREFIX)/bin/scwire-trace
+	ln -sf ../lib/scwire/tools/scwire-send $(DESTDIR)$(PREFIX)/bin/scwire-send
+	install -m 0644 tools/wireshark/scwire.lua $(DESTDIR)$(PREFIX)/share/scwire/wireshark/
 
 clean:
 	rm -rf $(BUILD)
