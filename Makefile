@@ -34,7 +34,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest install clean
+	conformance conformance-run conformance-selftest bench bench-run bench-build install clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo "make conformance   run the conformance suite against the reference runtime"
 	@echo "make check         every test"
 	@echo "make tools-test    tests of scwire-tap, scwire-trace, scwire-send, the dissector"
+	@echo "make bench         benchmarks: a table, and results in tools/bench/results/"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
 
@@ -103,6 +104,24 @@ check-run: all unit daemon-test spec-check tools-test conformance-selftest confo
 
 conformance: deps
 	@$(MAKE) --no-print-directory conformance-run
+
+# Benchmarks: figures and ratios, never part of check (tools/bench/README.md).
+BENCH_DIR    = $(BUILD)/bench
+BENCH_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(MSGPACK_CFLAGS) -Iref/src -O2 -g
+BENCH_CLIENT = $(BENCH_DIR)/scwire-bench
+BENCH_BASE   = $(BENCH_DIR)/bench-baseline
+
+$(BENCH_DIR):
+	@mkdir -p $@
+$(BENCH_CLIENT): tools/bench/scwire-bench.c tools/bench/benchio.c tools/bench/bench.h $(LIB) | $(BENCH_DIR)
+	$(CC) $(BENCH_CFLAGS) -o $@ tools/bench/scwire-bench.c tools/bench/benchio.c $(LIB) $(MSGPACK_LIBS) -lm
+$(BENCH_BASE): tools/bench/bench-baseline.c | $(BENCH_DIR)
+	$(CC) $(BENCH_CFLAGS) -o $@ tools/bench/bench-baseline.c -lev $(MSGPACK_LIBS) -lm
+bench-build: $(DAEMON) $(BENCH_CLIENT) $(BENCH_BASE)
+bench-run: bench-build
+	PYTHON=$(PYTHON) $(PYTHON) tools/bench/run-bench $(BENCH_FLAGS)
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

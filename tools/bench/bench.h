@@ -34,6 +34,9 @@ double bench_now(void);
 double bench_quantile(double *v, size_t n, double q);
 /* VmRSS / VmHWM of a process in KiB from /proc/<pid>/status; -1 if unknown. */
 long bench_proc_kb(long pid, const char *field);
+/* CPU seconds a process has used (/proc/<pid>/schedstat, else the user +
+ * system ticks of /proc/<pid>/stat); negative if unknown. */
+double bench_proc_cpu(long pid);
 /* Give up with a message on stderr and exit status 1. */
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

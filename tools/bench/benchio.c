@@ -70,6 +70,37 @@ long bench_proc_kb(long pid, const char *field)
     return kb;
 }
 
+double bench_proc_cpu(long pid)
+{
+    char path[64], buf[1024];
+    /* schedstat's first field is the time on a CPU in nanoseconds; stat's
+     * utime + stime only count clock ticks (10 ms), too coarse for a
+     * sub-second run. */
+    snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        unsigned long long ns;
+        int ok = fscanf(f, "%llu", &ns) == 1;
+        fclose(f);
+        if (ok)
+            return (double)ns / 1e9;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1.0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command, which is in parentheses and may hold spaces:
+     * state is field 3, utime 14 and stime 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1.0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 void bench_die(const char *fmt, ...)
 {
     va_list ap;
