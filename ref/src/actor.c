@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* actor.c - the sans-IO actor: connections, the message loop of each
  * channel, routing by context, command dispatch, the registry client calls
- * and the actor's life cycle (start, cancel, shutdown, exit).
+ * and the actor's life cycle (start, cancel, shutdown, exit).  Supervision
+ * (children, and the life of a child) is in nursery.c and child.c, which
+ * this file calls at the few points where a channel's role matters.
  *
  * Bad input from one peer ends at most that peer's connection: every
  * rejection is decided here from the codes of the channel and message
  * layers, logged with its reason, and never reaches another channel. */
 #include "actor_int.h"
+#include "nursery.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -57,6 +60,10 @@ void sc_actor_config_default(sc_actor_config *cfg)
     sc_limits_default(&cfg->limits);
     cfg->loglevel = SC_LOG_WARNING;
     cfg->listen_host = "127.0.0.1";
+    cfg->max_children = 0;
+    cfg->cancel_timeout = 0.5;
+    cfg->kill_grace = 3.0;
+    cfg->exe_path = "scwire-ref";
 }
 
 void sc_log(sc_actor *a, int level, const char *fmt, ...)
@@ -137,7 +144,7 @@ void sc_conn_sent(sc_actor *a, sc_conn *c)
 
 /* ---- creation ------------------------------------------------------------ */
 
-static void make_uuid4(sc_actor *a, char out[37])
+void sc_uuid4(sc_actor *a, char out[37])
 {
     uint8_t b[16];
     a->cb.random(a->ud, b, sizeof(b));
@@ -165,9 +172,16 @@ int sc_actor_new(const sc_actor_config *cfg, const sc_actor_callbacks *cb, void 
                                 strlen(cfg->listen_host ? cfg->listen_host : "127.0.0.1"));
     if (cfg->registry_host)
         a->registry_host = sc_strndup(cfg->registry_host, strlen(cfg->registry_host));
+    const char *exe = cfg->exe_path ? cfg->exe_path : "scwire-ref";
+    a->exe_path = sc_strndup(exe, strlen(exe));
+    if (cfg->parent_host)
+        a->parent_host = sc_strndup(cfg->parent_host, strlen(cfg->parent_host));
     snprintf(a->uuid, sizeof(a->uuid), "%s", cfg->uuid);
     sc_registry_init(&a->registry, 65536);
-    if (!a->name || !a->listen_host || (cfg->registry_host && !a->registry_host) ||
+    /* A child serves scwire_service only if its init map enables it. */
+    a->service_exposed = cfg->parent_host == NULL;
+    if (!a->name || !a->listen_host || (cfg->registry_host && !a->registry_host) || !a->exe_path ||
+        (cfg->parent_host && !a->parent_host) ||
         sc_ctx_table_init(&a->contexts, err) != SC_OK) {
         sc_actor_free(a);
         return sc_err_set(err, SC_ENOMEM, "out of memory creating the actor");
@@ -176,6 +190,8 @@ int sc_actor_new(const sc_actor_config *cfg, const sc_actor_callbacks *cb, void 
     a->cfg.uuid = a->uuid;
     a->cfg.listen_host = a->listen_host;
     a->cfg.registry_host = a->registry_host;
+    a->cfg.exe_path = a->exe_path;
+    a->cfg.parent_host = a->parent_host;
     a->uid.name = (sc_str){ a->name, strlen(a->name) };
     a->uid.uuid = (sc_str){ a->uuid, strlen(a->uuid) };
     *out = a;
@@ -191,6 +207,7 @@ void sc_actor_free(sc_actor *a)
     for (size_t i = 0; i < a->nconns_slots; i++)
         if (a->conns[i])
             conn_free(a, a->conns[i]);
+    sc_nursery_free_all(a);
     sc_free(a->conns);
     sc_ctx_table_destroy(&a->contexts);
     sc_registry_destroy(&a->registry);
@@ -199,6 +216,10 @@ void sc_actor_free(sc_actor *a)
     sc_free(a->name);
     sc_free(a->listen_host);
     sc_free(a->registry_host);
+    sc_free(a->exe_path);
+    sc_free(a->parent_host);
+    sc_free(a->init_map);
+    sc_free(a->root_host);
     sc_free(a);
 }
 
@@ -284,6 +305,10 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why)
     conn_drop_tasks(a, c);
     if (c->hs_timer >= 0)
         sc_timer_remove(a, c->hs_timer);
+    if (c->role == SC_ROLE_CHILD)
+        sc_nursery_conn_lost(a, c);
+    else if (c->role == SC_ROLE_PARENT)
+        sc_child_parent_lost(a, c);
     sc_actor_push_event(a, SC_EV_CLOSE, c);
 }
 
@@ -311,6 +336,21 @@ int sc_send_error_text(sc_actor *a, sc_conn *c, sc_str cid, const char *type_str
     int rc = sc_chan_send_error(&c->chan, cid, (sc_str){ type_str, strlen(type_str) },
                                 (sc_str){ tb, n < (int)sizeof(tb) ? (size_t)n : sizeof(tb) - 1 },
                                 &err);
+    if (rc != SC_OK)
+        return sc_conn_send_failed(a, c, rc, &err);
+    sc_conn_sent(a, c);
+    return SC_OK;
+}
+
+int sc_conn_send_packed(sc_actor *a, sc_conn *c, sc_pack_fn pack, const void *arg)
+{
+    if (c->closing)
+        return SC_ESTATE;
+    sc_err err;
+    msgpack_packer *pk = sc_chan_begin(&c->chan, &err);
+    if (!pk)
+        return sc_conn_send_failed(a, c, err.code, &err);
+    int rc = sc_chan_end(&c->chan, pack(pk, arg), &err);
     if (rc != SC_OK)
         return sc_conn_send_failed(a, c, rc, &err);
     sc_conn_sent(a, c);
@@ -355,35 +395,61 @@ int sc_actor_accept(sc_actor *a, double now, sc_conn_id *id, sc_err *err)
     sc_log(a, SC_LOG_TRANSPORT, "accepted connection %u", c->id);
     /* Both sides send their uid at once, without waiting for the other. */
     send_own_uid(a, c);
+    sc_actor_settle(a);
     return SC_OK;
 }
 
 /* ---- the registry client ----------------------------------------------------- */
 
-static void start_outbound(sc_actor *a, sc_conn_role role)
+static const char *role_target(sc_conn_role role)
+{
+    return role == SC_ROLE_PARENT ? "the parent" : "the registry";
+}
+
+sc_conn *sc_conn_open_outbound(sc_actor *a, sc_conn_role role, const char *host, uint16_t port,
+                               double limit)
 {
     sc_conn *c;
     sc_err err;
     if (conn_new(a, role, &c, &err) != SC_OK) {
-        sc_log(a, SC_LOG_ERROR, "cannot reach the registry: %s", err.msg);
-        return;
+        sc_log(a, SC_LOG_ERROR, "cannot reach %s: %s", role_target(role), err.msg);
+        return NULL;
     }
     c->connecting = 1;
     sc_event *ev = sc_actor_push_event(a, SC_EV_CONNECT, c);
     if (!ev) {
         sc_conn_close(a, c, SC_LOG_ERROR, "out of memory asking for a connection");
-        return;
+        return NULL;
     }
-    snprintf(ev->host, sizeof(ev->host), "%s", a->registry_host);
-    ev->port = a->cfg.registry_port;
-    double limit = role == SC_ROLE_UNREGISTER ? UNREGISTER_TIMEOUT : REGISTER_TIMEOUT;
-    if (sc_timer_add(a, a->now + limit, NULL, c) != SC_OK)
+    snprintf(ev->host, sizeof(ev->host), "%s", host);
+    ev->port = port;
+    if (sc_timer_add(a, a->now + limit, NULL, c) != SC_OK) {
         sc_conn_close(a, c, SC_LOG_ERROR, "out of memory arming a timer");
+        return NULL;
+    }
+    return c;
+}
+
+static void start_outbound(sc_actor *a, sc_conn_role role)
+{
+    double limit = role == SC_ROLE_UNREGISTER ? UNREGISTER_TIMEOUT : REGISTER_TIMEOUT;
+    sc_conn_open_outbound(a, role, a->registry_host, a->cfg.registry_port, limit);
+}
+
+void sc_actor_register(sc_actor *a)
+{
+    start_outbound(a, SC_ROLE_REGISTER);
 }
 
 int sc_actor_start(sc_actor *a, double now)
 {
     a->now = now;
+    if (a->cfg.parent_host) {
+        /* A child registers only once its init map names the registry. */
+        sc_child_start(a);
+        sc_actor_settle(a);
+        return SC_OK;
+    }
     if (a->cfg.registry_role) {
         sc_err err;
         sc_str host = { a->listen_host, strlen(a->listen_host) };
@@ -394,13 +460,14 @@ int sc_actor_start(sc_actor *a, double now)
      * then the registration over a fresh connection once the probe ends. */
     if (a->registry_host)
         start_outbound(a, SC_ROLE_PROBE);
+    sc_actor_settle(a);
     return SC_OK;
 }
 
 static int send_registry_call(sc_actor *a, sc_conn *c)
 {
     char cid[37];
-    make_uuid4(a, cid);
+    sc_uuid4(a, cid);
     snprintf(c->call_cid, sizeof(c->call_cid), "%s", cid);
     sc_str cids = { c->call_cid, 36 };
     int reg = c->role == SC_ROLE_REGISTER;
@@ -449,11 +516,11 @@ void sc_actor_conn_connected(sc_actor *a, sc_conn_id id, double now)
     if (!c || c->closing)
         return;
     c->connecting = 0;
-    if (c->role == SC_ROLE_PROBE) {
+    if (c->role == SC_ROLE_PROBE)
         sc_conn_close(a, c, SC_LOG_TRANSPORT, "registry probe done");
-        return;
-    }
-    send_own_uid(a, c);
+    else
+        send_own_uid(a, c);
+    sc_actor_settle(a);
 }
 
 void sc_actor_conn_connect_failed(sc_actor *a, sc_conn_id id, const char *why, double now)
@@ -463,11 +530,16 @@ void sc_actor_conn_connect_failed(sc_actor *a, sc_conn_id id, const char *why, d
     if (!c || c->closing)
         return;
     char text[256];
-    snprintf(text, sizeof(text), "cannot connect to the registry at %s:%u: %s", a->registry_host,
-             a->cfg.registry_port, why);
+    if (c->role == SC_ROLE_PARENT)
+        snprintf(text, sizeof(text), "Failed to connect to parent @ %s:%u: %s",
+                 a->cfg.parent_host, a->cfg.parent_port, why);
+    else
+        snprintf(text, sizeof(text), "cannot connect to the registry at %s:%u: %s",
+                 a->registry_host, a->cfg.registry_port, why);
     if (c->role == SC_ROLE_PROBE)
         c->role = SC_ROLE_PEER; /* so that release does not go on to register */
     sc_conn_close(a, c, SC_LOG_ERROR, text);
+    sc_actor_settle(a);
 }
 
 /* ---- shutdown ---------------------------------------------------------------- */
@@ -481,6 +553,8 @@ void sc_actor_cancel_all_tasks(sc_actor *a)
     }
 }
 
+/* The exit waits for the unregister call and for every child to be reaped
+ * (SUP-13); the channels of children that are gone close first. */
 static void exit_if_done(sc_actor *a)
 {
     if (!a->shutting_down || a->exit_pending)
@@ -488,6 +562,17 @@ static void exit_if_done(sc_actor *a)
     for (size_t i = 0; i < a->nconns_slots; i++)
         if (a->conns[i] && a->conns[i]->role == SC_ROLE_UNREGISTER)
             return;
+    if (sc_nursery_live(a) > 0)
+        return;
+    for (size_t i = 0; i < a->nconns_slots; i++) {
+        sc_conn *c = a->conns[i];
+        if (!c || c->closing)
+            continue;
+        sc_err err;
+        if (c->chan.state == SC_CHAN_OPEN && !c->peer_eof && sc_chan_send_nil(&c->chan, &err) == SC_OK)
+            sc_conn_sent(a, c);
+        sc_conn_close(a, c, SC_LOG_CANCEL, "the actor is exiting");
+    }
     a->exit_pending = 1;
     sc_actor_push_event(a, SC_EV_EXIT, NULL);
 }
@@ -504,13 +589,19 @@ void sc_actor_begin_shutdown(sc_actor *a, int status)
         sc_conn *c = a->conns[i];
         if (!c || c->closing)
             continue;
+        /* A child's channel stays for self.cancel and its answer. */
+        if (c->role == SC_ROLE_CHILD && c->child && !c->child->exited)
+            continue;
         /* Channels that are up learn of the end from the nil sentinel. */
         sc_err err;
         if (c->chan.state == SC_CHAN_OPEN && !c->peer_eof && sc_chan_send_nil(&c->chan, &err) == SC_OK)
             sc_conn_sent(a, c);
         sc_conn_close(a, c, SC_LOG_CANCEL, "the actor is shutting down");
     }
-    if (a->registry_host && a->cfg.registry_port)
+    sc_nursery_shutdown(a);
+    /* A child whose init map named no registry never registered. */
+    if (a->registry_host && a->cfg.registry_port &&
+        (!a->cfg.parent_host || a->child_phase >= SC_CHILD_PHASE_REGISTERING))
         start_outbound(a, SC_ROLE_UNREGISTER);
     exit_if_done(a);
 }
@@ -518,15 +609,20 @@ void sc_actor_begin_shutdown(sc_actor *a, int status)
 void sc_actor_shutdown(sc_actor *a, double now)
 {
     a->now = now;
+    if (a->stubborn_sigterm) {
+        sc_log(a, SC_LOG_WARNING, "ignoring the shutdown signal (spawn_stubborn)");
+        return;
+    }
     sc_actor_cancel_all_tasks(a);
     sc_actor_begin_shutdown(a, 0);
+    sc_actor_settle(a);
 }
 
 /* ---- the message loop ---------------------------------------------------------- */
 
 static int conn_wants_input(const sc_actor *a, const sc_conn *c)
 {
-    return !c->closing && !c->connecting && !c->peer_eof && !c->paused_park &&
+    return !c->closing && !c->connecting && !c->peer_eof && !c->paused_park && !c->held &&
            sc_chan_output_size(&c->chan) < a->cfg.limits.max_outbuf;
 }
 
@@ -553,10 +649,12 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
         if (t->fn->functype == SC_FT_CONTEXT) {
             char uid[160];
             sc_uid_repr(&c->chan.peer, uid, sizeof(uid));
+            sc_task_hold(t);
             sc_task_send_error(a, t, "RemoteActorError", "tractor._exceptions.RemoteActorError",
                                "%s\n%.*s", uid, (int)(m->tb_str.len > 800 ? 800 : m->tb_str.len),
                                m->tb_str.ptr);
             sc_task_finish(a, t);
+            sc_task_release(t);
         }
         return;
     }
@@ -643,8 +741,8 @@ static void dispatch_cmd(sc_actor *a, sc_conn *c, const sc_msg *m)
         if (!fn)
             return;
     } else {
-        int ns_known;
-        fn = sc_service_lookup(m->ns, m->func, &ns_known);
+        int ns_known = 0;
+        fn = a->service_exposed ? sc_service_lookup(m->ns, m->func, &ns_known) : NULL;
         if (!fn) {
             char text[300];
             int nl = (int)(m->ns.len > 100 ? 100 : m->ns.len);
@@ -673,22 +771,28 @@ static void dispatch_cmd(sc_actor *a, sc_conn *c, const sc_msg *m)
         sc_send_error_text(a, c, m->cid, "MemoryError", "MemoryError", "dispatch", err.msg);
         return;
     }
+    /* A reply that cannot be sent closes the channel, which frees its
+     * tasks: hold this one until we are done with it (sc_task_hold). */
+    sc_task_hold(t);
     int rc = fn->start(a, t, m->kwargs, &err);
     if (rc != SC_OK) {
         sc_send_error_text(a, c, m->cid, rc == SC_EARG ? "TypeError" : "MemoryError",
                            rc == SC_EARG ? "TypeError" : "MemoryError", "dispatch", err.msg);
         sc_task_free(a, t);
+        sc_task_release(t);
         return;
     }
     rc = sc_chan_send_functype(&c->chan, m->cid, fn->functype, &err);
     if (rc != SC_OK) {
         sc_conn_send_failed(a, c, rc, &err);
+        sc_task_release(t);
         return;
     }
     sc_conn_sent(a, c);
     sc_log(a, SC_LOG_RUNTIME, "started %s.%s cid %.*s", fn->ns, fn->name, (int)m->cid.len,
            m->cid.ptr);
     sc_task_step(a, t);
+    sc_task_release(t);
 }
 
 static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
@@ -713,10 +817,15 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
         sc_conn_close(a, c, SC_LOG_WARNING, ev->parse_err.msg);
         return;
     }
+    if (c->role == SC_ROLE_CHILD && m->kind != SC_MSG_NIL && m->kind != SC_MSG_CMD &&
+        sc_nursery_child_msg(a, c, m))
+        return;
     switch (m->kind) {
     case SC_MSG_NIL: {
         /* The peer ends the channel: its tasks go, we answer nil and close. */
         sc_err err;
+        if (c->role == SC_ROLE_PARENT)
+            a->parent_nil = 1;
         conn_drop_tasks(a, c);
         if (sc_chan_send_nil(&c->chan, &err) == SC_OK)
             sc_conn_sent(a, c);
@@ -765,16 +874,36 @@ static void conn_process(sc_actor *a, sc_conn *c)
             char uid[160];
             sc_uid_repr(&c->chan.peer, uid, sizeof(uid));
             sc_log(a, SC_LOG_RUNTIME, "handshake done with %s on connection %u", uid, c->id);
-            /* A registry call's timer, armed when it started, runs on. */
-            if (c->role == SC_ROLE_REGISTER || c->role == SC_ROLE_UNREGISTER)
+            /* A registry call's timer, armed when it started, runs on, and
+             * so does a child's: it bounds the wait for the init map. */
+            if (c->role == SC_ROLE_REGISTER || c->role == SC_ROLE_UNREGISTER) {
                 send_registry_call(a, c);
-            else if (c->hs_timer >= 0)
-                sc_timer_remove(a, c->hs_timer);
+            } else if (c->role == SC_ROLE_PARENT) {
+                a->child_phase = SC_CHILD_PHASE_INIT;
+            } else {
+                if (c->hs_timer >= 0)
+                    sc_timer_remove(a, c->hs_timer);
+                sc_nursery_claim(a, c);
+            }
+            continue;
+        }
+        if (c->role == SC_ROLE_PARENT && a->child_phase == SC_CHILD_PHASE_INIT) {
+            /* Exactly one init map, first, on this channel only (SUP-2, SUP-4). */
+            a->msgs_in++;
+            sc_child_take_init(a, c, &ev.obj);
             continue;
         }
         handle_msg(a, c, &ev);
     }
     sc_conn_kick(a, c);
+}
+
+void sc_conn_resume(sc_actor *a, sc_conn *c)
+{
+    if (conn_wants_input(a, c) && sc_chan_input_pending(&c->chan))
+        conn_process(a, c);
+    else
+        sc_conn_kick(a, c);
 }
 
 /* Channels that sc_park_release let read again may already hold whole
@@ -793,6 +922,17 @@ static void resume_input(sc_actor *a)
     }
 }
 
+void sc_actor_settle(sc_actor *a)
+{
+    if ((a->parent_lost || a->crash_pending) && !a->shutting_down) {
+        sc_actor_cancel_all_tasks(a);
+        sc_actor_begin_shutdown(a, a->crash_pending || !a->parent_nil ? 1 : 0);
+    }
+    sc_nursery_sweep(a);
+    exit_if_done(a);
+    resume_input(a);
+}
+
 void sc_actor_feed(sc_actor *a, sc_conn_id id, const char *data, size_t len, double now)
 {
     a->now = now;
@@ -804,7 +944,7 @@ void sc_actor_feed(sc_actor *a, sc_conn_id id, const char *data, size_t len, dou
         sc_conn_close(a, c, SC_LOG_WARNING, err.msg);
     else
         conn_process(a, c);
-    resume_input(a);
+    sc_actor_settle(a);
 }
 
 static void conn_eof(sc_actor *a, sc_conn *c, int reset)
@@ -842,7 +982,7 @@ void sc_actor_conn_eof(sc_actor *a, sc_conn_id id, int reset, double now)
     if (!c || c->closing)
         return;
     conn_eof(a, c, reset);
-    resume_input(a);
+    sc_actor_settle(a);
 }
 
 void sc_actor_conn_output(sc_actor *a, sc_conn_id id, const char **data, size_t *len)
@@ -875,7 +1015,7 @@ void sc_actor_conn_written(sc_actor *a, sc_conn_id id, size_t n, double now)
         conn_process(a, c);
     else
         sc_conn_kick(a, c);
-    resume_input(a);
+    sc_actor_settle(a);
 }
 
 void sc_actor_conn_interest(sc_actor *a, sc_conn_id id, int *want_read, int *want_write)
@@ -895,7 +1035,9 @@ void sc_actor_conn_release(sc_actor *a, sc_conn_id id)
     conn_free(a, c);
     if (role == SC_ROLE_PROBE && !a->shutting_down)
         start_outbound(a, SC_ROLE_REGISTER);
-    exit_if_done(a);
+    if (role == SC_ROLE_REGISTER)
+        sc_child_registered(a);
+    sc_actor_settle(a);
 }
 
 /* ---- time --------------------------------------------------------------------- */
@@ -905,7 +1047,11 @@ void sc_conn_timeout(sc_actor *a, sc_conn *c)
     if (c->closing)
         return;
     if (c->connecting)
-        sc_conn_close(a, c, SC_LOG_ERROR, "connecting to the registry timed out");
+        sc_conn_close(a, c, SC_LOG_ERROR, c->role == SC_ROLE_PARENT
+                                              ? "connecting to the parent timed out"
+                                              : "connecting to the registry timed out");
+    else if (c->role == SC_ROLE_PARENT)
+        sc_conn_close(a, c, SC_LOG_ERROR, "no handshake and init map from the parent in time");
     else if (c->chan.state == SC_CHAN_HANDSHAKE)
         sc_conn_close(a, c, SC_LOG_WARNING, "no handshake from the peer within the handshake timeout");
     else if (c->call_state)
@@ -916,7 +1062,7 @@ void sc_actor_advance(sc_actor *a, double now)
 {
     a->now = now;
     sc_timers_fire(a, now);
-    resume_input(a);
+    sc_actor_settle(a);
 }
 
 double sc_actor_next_deadline(const sc_actor *a)
@@ -930,6 +1076,7 @@ void sc_actor_get_stats(const sc_actor *a, sc_actor_stats *st)
     st->conns = a->nconns;
     st->contexts = (unsigned)a->contexts.count;
     st->registry_entries = (unsigned)a->registry.count;
+    st->children = sc_nursery_live(a);
     st->msgs_in = a->msgs_in;
     st->msgs_out = a->msgs_out;
     st->overruns = a->overruns;

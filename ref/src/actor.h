@@ -5,9 +5,12 @@
  * The glue (loop.c under libev, a unit test, a fuzzer) owns sockets, clocks
  * and randomness.  It tells the actor what happened (a connection accepted,
  * bytes read, EOF, time passed) and then drains sc_actor_next_event() for
- * what the actor wants done (write, close, connect, stop listening, exit).
+ * what the actor wants done (write, close, connect, stop listening, exit,
+ * and for supervision: listen, start a child process, signal one).
  * Every entry point takes `now` in seconds on a monotonic clock; the actor
- * never reads a clock.  Connection ids are small integers chosen by the
+ * never reads a clock, never forks and never signals: child processes are
+ * the glue's, named by child ids the actor chooses, and the glue reports
+ * what becomes of them.  Connection ids are small integers chosen by the
  * actor; the glue maps them to sockets. */
 #ifndef SC_ACTOR_H
 #define SC_ACTOR_H
@@ -45,6 +48,15 @@ typedef struct sc_actor_config {
     uint16_t listen_port;
     const char *registry_host; /* register there; NULL for none */
     uint16_t registry_port;
+    /* Supervision (spec/protocol.md section 12, nursery.h). */
+    unsigned max_children;     /* child processes at once; 0 (the default): no spawning */
+    double cancel_timeout;     /* wait for a child's self.cancel acknowledgement (0.5 s) */
+    double kill_grace;         /* cancel to SIGTERM, and SIGTERM to SIGKILL (3 s) */
+    const char *exe_path;      /* the runtime's program, named in a child's enable_modules */
+    /* Child mode: connect to the parent there, take the init map, then
+     * listen where it says.  NULL for an actor started on its own. */
+    const char *parent_host;
+    uint16_t parent_port;
 } sc_actor_config;
 
 void sc_actor_config_default(sc_actor_config *cfg);
@@ -61,7 +73,14 @@ typedef enum sc_event_kind {
     SC_EV_CONNECT,       /* open a TCP connection to host:port for conn */
     SC_EV_CLOSE,         /* write what is left of conn's output (bounded), close, then sc_actor_conn_release */
     SC_EV_STOP_LISTEN,   /* close the listening socket */
-    SC_EV_EXIT           /* leave the loop and exit with status */
+    SC_EV_EXIT,          /* leave the loop and exit with status */
+    SC_EV_LISTEN,        /* child mode: listen on host:port, then sc_actor_listening or
+                          * sc_actor_listen_failed */
+    SC_EV_SPAWN,         /* run child `child` as a process of this runtime in child mode,
+                          * uid (name, uuid), parent address host:port; then
+                          * sc_actor_child_spawned or sc_actor_child_spawn_failed, and
+                          * sc_actor_child_exited once it has been reaped */
+    SC_EV_SIGNAL         /* send signal `status` to child `child` if it was not reaped */
 } sc_event_kind;
 
 typedef struct sc_event {
@@ -69,7 +88,10 @@ typedef struct sc_event {
     sc_conn_id conn;
     char host[64];
     uint16_t port;
-    int status;
+    int status;          /* SC_EV_EXIT: exit status; SC_EV_SIGNAL: the signal */
+    uint32_t child;      /* SC_EV_SPAWN, SC_EV_SIGNAL */
+    char name[72];       /* SC_EV_SPAWN: the child's uid */
+    char uuid[40];
 } sc_event;
 
 int sc_actor_new(const sc_actor_config *cfg, const sc_actor_callbacks *cb, void *ud,
@@ -98,6 +120,17 @@ void sc_actor_conn_interest(sc_actor *a, sc_conn_id conn, int *want_read, int *w
 /* The glue closed the socket after SC_EV_CLOSE; the id is free again. */
 void sc_actor_conn_release(sc_actor *a, sc_conn_id conn);
 
+/* Child mode, after SC_EV_LISTEN: the listener is up at host:port (the
+ * address actually bound), or could not be had. */
+void sc_actor_listening(sc_actor *a, const char *host, uint16_t port, double now);
+void sc_actor_listen_failed(sc_actor *a, const char *why, double now);
+/* After SC_EV_SPAWN: the process runs as pid, or could not be started (no
+ * sc_actor_child_exited follows then). */
+void sc_actor_child_spawned(sc_actor *a, uint32_t child, int pid, double now);
+void sc_actor_child_spawn_failed(sc_actor *a, uint32_t child, const char *why, double now);
+/* The child's process ended and was reaped; wait_status as from waitpid(). */
+void sc_actor_child_exited(sc_actor *a, uint32_t child, int wait_status, double now);
+
 /* Fire due timers. */
 void sc_actor_advance(sc_actor *a, double now);
 /* Absolute time of the next timer, or a negative value for none. */
@@ -110,6 +143,7 @@ typedef struct sc_actor_stats {
     unsigned conns;           /* connections not yet released */
     unsigned contexts;        /* live contexts (callee tasks) */
     unsigned registry_entries;
+    unsigned children;        /* child processes not reaped yet */
     unsigned long msgs_in;
     unsigned long msgs_out;
     unsigned long overruns;   /* StreamOverrun errors sent */

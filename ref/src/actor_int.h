@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* actor_int.h - the actor's insides, shared by the files that implement it:
  * actor.c (connections, routing, dispatch, life cycle), task.c (tasks and
- * timers), service.c (the scwire_service namespace) and selfns.c (the
- * `self` namespace and the registry functions).  Not a public API. */
+ * timers), service.c (the scwire_service namespace), selfns.c (the
+ * `self` namespace and the registry functions), and nursery.c / child.c
+ * (supervision, see nursery.h).  Not a public API. */
 #ifndef SC_ACTOR_INT_H
 #define SC_ACTOR_INT_H
 
@@ -13,12 +14,15 @@
 
 typedef struct sc_task sc_task;
 typedef struct sc_conn sc_conn;
+typedef struct sc_child sc_child;
 
 typedef enum sc_conn_role {
     SC_ROLE_PEER = 0,      /* accepted, or any channel that serves requests */
     SC_ROLE_PROBE,         /* our connect-and-drop probe of the registry */
     SC_ROLE_REGISTER,      /* our register_actor call */
-    SC_ROLE_UNREGISTER     /* our unregister_actor call at exit */
+    SC_ROLE_UNREGISTER,    /* our unregister_actor call at exit */
+    SC_ROLE_PARENT,        /* child mode: the channel we opened to our parent */
+    SC_ROLE_CHILD          /* accepted: the channel a child of ours opened back */
 } sc_conn_role;
 
 struct sc_conn {
@@ -29,6 +33,8 @@ struct sc_conn {
     int peer_eof;
     int paused_park;       /* reading paused: the parking budget is spent */
     int io_queued;         /* an SC_EV_IO for it waits in the event queue */
+    int held;              /* not read for now: a child's parent channel until it serves */
+    sc_child *child;       /* SC_ROLE_CHILD: whose channel */
     sc_conn *paused_on;    /* whose budget: this channel's or another of the same uid */
     sc_chan chan;
     double hs_deadline;
@@ -42,10 +48,12 @@ struct sc_conn {
     int call_state;        /* 0 none, 1 sent, 2 functype seen */
 };
 
+/* Exactly one of task, conn and child is set. */
 typedef struct sc_timer {
     double deadline;
-    sc_task *task;         /* NULL: a connection timer */
+    sc_task *task;
     sc_conn *conn;
+    sc_child *child;
 } sc_timer;
 
 struct sc_actor {
@@ -74,6 +82,25 @@ struct sc_actor {
     int exit_status;
     int exit_pending;      /* exit once the unregister call is done */
     int input_resumable;   /* a paused channel may read again (resume_input) */
+    /* supervision, parent side (nursery.c) */
+    sc_child *children;    /* every child not swept yet, in spawn order */
+    uint32_t next_child_id;
+    struct sc_scope *daemons; /* the scope of spawn_start's children */
+    /* child mode (child.c) */
+    sc_conn *parent;       /* the channel to our parent while it is open */
+    int child_phase;       /* SC_CHILD_PHASE_* */
+    int parent_nil;        /* the parent ended its channel with nil */
+    int parent_lost;       /* ... or it ended: cancel everything and exit (settle) */
+    int crash_pending;     /* spawn_crash: exit with status 1 (settle) */
+    int service_exposed;   /* scwire_service is served (a child: only if enable_modules says so) */
+    int stubborn;          /* spawn_stubborn: self.cancel is ignored */
+    int stubborn_sigterm;  /* ... and so are SIGINT and SIGTERM */
+    char *init_map;        /* the init map as received, encoded */
+    size_t init_len;
+    char *root_host;       /* _root_mailbox handed down to our children */
+    uint16_t root_port;
+    char *exe_path;
+    char *parent_host;
     unsigned long msgs_in;
     unsigned long msgs_out;
     unsigned long overruns;
@@ -106,6 +133,8 @@ struct sc_task {
     int cancelled;              /* by _cancel_task, self.cancel or channel end */
     int started_sent;
     int want_room;              /* step again when the output drains */
+    unsigned holds;             /* code is running that uses it (sc_task_hold) */
+    int dead;                   /* freed while held: out of every list, does nothing */
     int timer;                  /* index in the heap, -1 if none */
     /* per-function state */
     int64_t n;
@@ -115,6 +144,16 @@ struct sc_task {
     size_t value_len;
     char *text;                 /* type_str, a registry name, ... */
     size_t text_len;
+    void *sup;                  /* supervision: the scope it owns, or the child it waits for */
+};
+
+enum {
+    SC_CHILD_PHASE_NONE = 0,    /* not a child */
+    SC_CHILD_PHASE_CONNECTING,  /* connecting and handshaking with the parent */
+    SC_CHILD_PHASE_INIT,        /* waiting for the init map */
+    SC_CHILD_PHASE_BINDING,     /* SC_EV_LISTEN asked for */
+    SC_CHILD_PHASE_REGISTERING, /* registering with _arb_addr */
+    SC_CHILD_PHASE_SERVING      /* the parent's commands are served */
 };
 
 /* actor.c */
@@ -140,6 +179,24 @@ void sc_park_release(sc_actor *a, sc_conn *owner, unsigned msgs, size_t bytes);
  * cancellation message; then the listener and every channel close. */
 void sc_actor_cancel_all_tasks(sc_actor *a);
 void sc_actor_begin_shutdown(sc_actor *a, int status);
+/* Everything an entry point may have left to do before it returns: the
+ * deferred ends of child.c (parent lost, crash), sweeping reaped children,
+ * the exit once nothing is left, and channels that may read again. */
+void sc_actor_settle(sc_actor *a);
+/* Open an outbound connection (SC_EV_CONNECT) whose connect, handshake and
+ * first exchange are bounded by `limit` seconds; NULL on failure (logged). */
+sc_conn *sc_conn_open_outbound(sc_actor *a, sc_conn_role role, const char *host, uint16_t port,
+                               double limit);
+/* Register with the registry over a fresh connection (REG-11). */
+void sc_actor_register(sc_actor *a);
+/* Take the input a channel holds, if it wants input (after held is cleared). */
+void sc_conn_resume(sc_actor *a, sc_conn *c);
+/* A fresh canonical uuid4 from the random callback. */
+void sc_uuid4(sc_actor *a, char out[37]);
+/* Send a whole message packed by `pack` on c, counted and kicked; on
+ * failure the connection is closed (as sc_conn_send_failed). */
+typedef int (*sc_pack_fn)(msgpack_packer *pk, const void *arg);
+int sc_conn_send_packed(sc_actor *a, sc_conn *c, sc_pack_fn pack, const void *arg);
 /* Python-ish repr of a uid: ('name', 'uuid'). */
 void sc_uid_repr(const sc_uid *uid, char *out, size_t n);
 /* Send {"error": ...} with a traceback-shaped text ending "<qual>: <msg>". */
@@ -152,6 +209,10 @@ int sc_task_new(sc_actor *a, sc_conn *c, const sc_function *fn, sc_str cid, sc_t
 /* Remove from every list and free; the context leaves the table. */
 void sc_task_free(sc_actor *a, sc_task *t);
 void sc_task_finish(sc_actor *a, sc_task *t);
+/* Keep t's memory while code that may end it runs (a failed send closes the
+ * channel and frees its tasks); release returns 0 if t is gone now. */
+void sc_task_hold(sc_task *t);
+int sc_task_release(sc_task *t);
 void sc_task_step(sc_actor *a, sc_task *t);
 void sc_task_cancel(sc_actor *a, sc_task *t);
 int sc_task_send_raw(sc_actor *a, sc_task *t, sc_msg_kind kind, const char *v, size_t len);
@@ -169,6 +230,7 @@ int sc_task_keep_value(sc_task *t, const msgpack_object *v, sc_err *err);
 int sc_task_keep_text(sc_task *t, sc_str s, sc_err *err);
 
 int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c);
+int sc_timer_add_child(sc_actor *a, double deadline, sc_child *ch);
 void sc_timer_remove(sc_actor *a, int index);
 void sc_timers_fire(sc_actor *a, double now);
 

@@ -75,6 +75,7 @@ int sc_chan_next(sc_chan *c, sc_chan_event *ev, sc_err *err)
         return SC_OK;
     }
     ev->kind = SC_CHAN_EV_MSG;
+    ev->obj = frame.obj;
     ev->parse_rc = sc_msg_parse(&frame.obj, &ev->msg, &ev->parse_err);
     return SC_OK;
 }

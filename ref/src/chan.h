@@ -29,6 +29,7 @@ typedef enum sc_chan_event_kind {
 typedef struct sc_chan_event {
     sc_chan_event_kind kind;
     sc_msg msg;         /* valid until the next sc_chan_next */
+    msgpack_object obj; /* the decoded message itself, valid as long */
     int parse_rc;       /* SC_OK or an SC_EMSG_* code from sc_msg_parse */
     sc_err parse_err;   /* why, when parse_rc != SC_OK */
     size_t raw_len;     /* encoded size of the message */

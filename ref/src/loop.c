@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* loop.c - the libev glue around one sans-IO sc_actor (see loop.h).
  *
+ * Child processes (SC_EV_SPAWN) are forked and exec'd here, watched with an
+ * ev_child each (libev reaps them), signalled on SC_EV_SIGNAL, and reported
+ * to the actor when reaped.
+ *
  * Every callback tells the actor what happened and then pump()s: it drains
  * the actor's event queue, carries each event out and re-arms the single
  * timer that stands for sc_actor_next_deadline().  A connection moves through
@@ -18,6 +22,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include "loop.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
 #include <netdb.h>
@@ -27,7 +32,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +46,15 @@
 typedef enum conn_state { C_CONNECTING, C_OPEN, C_FLUSHING, C_DRAINING } conn_state;
 
 typedef struct sc_loop sc_loop;
+
+/* A child process, until it is reaped. */
+typedef struct proc {
+    sc_loop *L;
+    uint32_t id;                 /* the actor's child id */
+    pid_t pid;
+    ev_child w;
+    struct proc *next;
+} proc;
 
 typedef struct conn {
     sc_loop *L;
@@ -76,6 +92,8 @@ struct sc_loop {
     conn **conns;                /* indexed by connection id */
     size_t nslots;
     unsigned nopen;
+    sc_loop_opts opts;           /* exe NULL: no spawning */
+    proc *procs;                 /* children not reaped yet */
     char buf[SC_READ_CHUNK];
 };
 
@@ -548,6 +566,198 @@ static void on_accept_pause(struct ev_loop *ev, ev_timer *w, int revents)
         ev_io_start(L->ev, &L->accept_w);
 }
 
+int sc_loop_listen(const char *host, uint16_t port, char *bound_host, size_t bound_sz,
+                   uint16_t *bound_port, char *why, size_t why_sz)
+{
+    struct addrinfo hints, *res, *ai;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char portstr[8];
+    int fd = -1, err = 0, rc, one = 1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+    rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, why_sz, "%s", rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0
+            && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(why, why_sz, "%s", strerror(err));
+        return -1;
+    }
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+        snprintf(why, why_sz, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, bound_host, (socklen_t)bound_sz);
+        *bound_port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, bound_host, (socklen_t)bound_sz);
+        *bound_port = ntohs(s4->sin_port);
+    }
+    return fd;
+}
+
+/* Child mode: the init map says where to listen. */
+static void start_listen(sc_loop *L, const sc_event *e, double now)
+{
+    char host[64], why[160];
+    uint16_t port;
+    int fd = sc_loop_listen(e->host, e->port, host, sizeof(host), &port, why, sizeof(why));
+    if (fd < 0) {
+        sc_actor_listen_failed(L->a, why, now);
+        return;
+    }
+    stop_listen(L);
+    L->listen_fd = fd;
+    ev_io_set(&L->accept_w, fd, EV_READ);
+    ev_io_start(L->ev, &L->accept_w);
+    sc_actor_listening(L->a, host, port, now);
+}
+
+/* --- child processes ---------------------------------------------------- */
+
+static void on_child(struct ev_loop *ev, ev_child *w, int revents)
+{
+    proc *p = w->data;
+    sc_loop *L = p->L;
+    double now = sc_loop_now();
+    uint32_t id = p->id;
+    int status = w->rstatus;
+    (void)revents;
+
+    ev_child_stop(ev, w);
+    for (proc **pp = &L->procs; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    sc_free(p);
+    sc_actor_child_exited(L->a, id, status, now);
+    pump(L, now);
+}
+
+/* fork and exec the runtime in child mode, as tractor's trio backend runs
+ * `python -m tractor._child --uid ... --parent_addr ...`. */
+static void spawn_child(sc_loop *L, const sc_event *e, double now)
+{
+    char uid[160], addr[100];
+    size_t nextra = 0, i = 0;
+    const char **argv;
+    proc *p;
+    pid_t parent = getpid(), pid;
+
+    if (!L->opts.exe) {
+        sc_actor_child_spawn_failed(L->a, e->child, "this loop does not start processes", now);
+        return;
+    }
+    snprintf(uid, sizeof(uid), "('%s', '%s')", e->name, e->uuid);
+    snprintf(addr, sizeof(addr), "('%s', %u)", e->host, (unsigned)e->port);
+    while (L->opts.child_args && L->opts.child_args[nextra])
+        nextra++;
+    argv = sc_calloc(nextra + 6, sizeof(*argv));
+    p = sc_calloc(1, sizeof(*p));
+    if (!argv || !p) {
+        sc_free(argv);
+        sc_free(p);
+        sc_actor_child_spawn_failed(L->a, e->child, strerror(ENOMEM), now);
+        return;
+    }
+    argv[i++] = L->opts.argv0 ? L->opts.argv0 : L->opts.exe;
+    argv[i++] = "--uid";
+    argv[i++] = uid;
+    argv[i++] = "--parent_addr";
+    argv[i++] = addr;
+    for (size_t k = 0; k < nextra; k++)
+        argv[i++] = L->opts.child_args[k];
+    argv[i] = NULL;
+
+    pid = fork();
+    if (pid == 0) {
+        /* Only async-signal-safe calls from here to exec. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* No orphans, even when the parent is killed with SIGKILL. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(126);
+        execv(L->opts.exe, (char *const *)argv);
+        {
+            static const char msg[] = "scwire-ref: cannot run the child program\n";
+            ssize_t w = write(2, msg, sizeof(msg) - 1);
+            (void)w;
+        }
+        _exit(127);
+    }
+    sc_free(argv);
+    if (pid < 0) {
+        int err = errno;
+        sc_free(p);
+        sc_actor_child_spawn_failed(L->a, e->child, strerror(err), now);
+        return;
+    }
+    p->L = L;
+    p->id = e->child;
+    p->pid = pid;
+    ev_child_init(&p->w, on_child, pid, 0);
+    p->w.data = p;
+    ev_child_start(L->ev, &p->w);
+    p->next = L->procs;
+    L->procs = p;
+    sc_actor_child_spawned(L->a, e->child, (int)pid, now);
+}
+
+static void signal_child(sc_loop *L, const sc_event *e)
+{
+    for (proc *p = L->procs; p; p = p->next) {
+        if (p->id == e->child) {
+            if (kill(p->pid, e->status) != 0)
+                loop_log(L, SC_LOG_WARNING, "cannot send signal %d to child pid %d: %s", e->status,
+                         (int)p->pid, strerror(errno));
+            return;
+        }
+    }
+}
+
+/* Only after a forced exit can children be left: they die with us. */
+static void kill_children(sc_loop *L)
+{
+    while (L->procs) {
+        proc *p = L->procs;
+        int st;
+        L->procs = p->next;
+        ev_child_stop(L->ev, &p->w);
+        loop_log(L, SC_LOG_WARNING, "killing child pid %d on the way out", (int)p->pid);
+        kill(p->pid, SIGKILL);
+        while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        sc_free(p);
+    }
+}
+
 /* --- actor events, time and signals ------------------------------------- */
 
 static void begin_exit(sc_loop *L, int status, double now)
@@ -599,6 +809,19 @@ static void handle_event(sc_loop *L, const sc_event *e, double now)
         break;
     case SC_EV_EXIT:
         begin_exit(L, e->status, now);
+        break;
+    case SC_EV_LISTEN:
+        if (!L->exiting)
+            start_listen(L, e, now);
+        break;
+    case SC_EV_SPAWN:
+        if (L->exiting)
+            sc_actor_child_spawn_failed(L->a, e->child, "the loop is exiting", now);
+        else
+            spawn_child(L, e, now);
+        break;
+    case SC_EV_SIGNAL:
+        signal_child(L, e);
         break;
     }
 }
@@ -680,6 +903,7 @@ static void mask_signals(int how)
 static void loop_teardown(sc_loop *L)
 {
     mask_signals(SIG_BLOCK);
+    kill_children(L);
     for (size_t i = 0; i < L->nslots; i++)
         if (L->conns[i])
             conn_drop(L->conns[i]);
@@ -691,7 +915,8 @@ static void loop_teardown(sc_loop *L)
     sc_free(L->conns);
 }
 
-int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log_fn, void *ud)
+int sc_loop_run(sc_actor *a, int listen_fd, const sc_loop_opts *opts, sc_loop_log_fn *log_fn,
+                void *ud)
 {
     sc_loop *L;
     int status;
@@ -708,6 +933,8 @@ int sc_loop_run(sc_actor *a, int listen_fd, sc_loop_log_fn *log_fn, void *ud)
     L->log = log_fn;
     L->ud = ud;
     L->listen_fd = listen_fd;
+    if (opts)
+        L->opts = *opts;
     L->ev = ev_default_loop(EVFLAG_AUTO);
     if (!L->ev) {
         log_fn(ud, SC_LOG_CRITICAL, "cannot start libev (check LIBEV_FLAGS)");

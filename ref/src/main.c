@@ -4,7 +4,13 @@
  * hands everything to the loop (loop.h).
  *
  * The bound address is the first line on stdout because tests start the
- * daemon on port 0 and need to learn where it listens. */
+ * daemon on port 0 and need to learn where it listens.
+ *
+ * Child mode: started as tractor starts its children, with
+ *     --uid "('name', 'uuid')" --parent_addr "('host', port)"
+ * (Python tuple reprs), the actor connects to its parent instead of
+ * listening, and listens where the parent's init map says; it prints
+ * nothing on stdout. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +40,9 @@
 
 /* sc_event.host is 64 bytes, and the registry host travels in it. */
 #define HOST_MAX 63
+/* Flags a child inherits from its parent's command line, at most. */
+#define INHERIT_MAX 40
+#define DEFAULT_MAX_CHILDREN 64
 
 typedef struct logger {
     const char *name;
@@ -219,6 +229,157 @@ static void make_uuid4(char out[37])
              b[13], b[14], b[15]);
 }
 
+/* --- Python literals of tractor's child command line ----------------------- */
+
+static void put_utf8(char **o, const char *end, unsigned long cp, int *ok)
+{
+    char b[4];
+    int n;
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+        *ok = 0;
+        return;
+    }
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xc0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else if (cp <= 0x10ffff) {
+        b[0] = (char)(0xf0 | (cp >> 18));
+        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    } else {
+        *ok = 0;
+        return;
+    }
+    if (end - *o < n) {
+        *ok = 0;
+        return;
+    }
+    memcpy(*o, b, (size_t)n);
+    *o += n;
+}
+
+static int hex_digits(const char **p, int n, unsigned long *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (!isxdigit((unsigned char)c))
+            return 0;
+        *out = *out * 16 + (unsigned long)(isdigit((unsigned char)c) ? c - '0' : (tolower(c) - 'a' + 10));
+    }
+    *p += n;
+    return 1;
+}
+
+/* A Python str literal as repr() writes it: '...' or "..." with backslash
+ * escapes; the text goes to out as UTF-8, NUL-terminated (no NUL inside). */
+static int py_str(const char **p, char *out, size_t outsz)
+{
+    char q = **p, *o = out, *end = out + outsz - 1;
+    int ok = 1;
+    if (q != '\'' && q != '"')
+        return 0;
+    (*p)++;
+    while (ok && **p && **p != q) {
+        unsigned long cp;
+        char c = *(*p)++;
+        if (c != '\\') {
+            if (o >= end)
+                return 0;
+            *o++ = c;
+            continue;
+        }
+        c = *(*p)++;
+        switch (c) {
+        case '\\': case '\'': case '"': cp = (unsigned char)c; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'a': cp = '\a'; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'v': cp = '\v'; break;
+        case 'x': if (!hex_digits(p, 2, &cp)) return 0; break;
+        case 'u': if (!hex_digits(p, 4, &cp)) return 0; break;
+        case 'U': if (!hex_digits(p, 8, &cp)) return 0; break;
+        default:
+            if (c < '0' || c > '7')
+                return 0;
+            cp = (unsigned long)(c - '0');
+            for (int i = 0; i < 2 && **p >= '0' && **p <= '7'; i++)
+                cp = cp * 8 + (unsigned long)(*(*p)++ - '0');
+        }
+        if (cp == 0)
+            return 0;
+        put_utf8(&o, end, cp, &ok);
+    }
+    if (!ok || **p != q)
+        return 0;
+    (*p)++;
+    *o = '\0';
+    return 1;
+}
+
+static void skip_blanks(const char **p)
+{
+    while (**p == ' ')
+        (*p)++;
+}
+
+/* "('a', 'b')" or "('host', 1234)" (a list in brackets too): two items, the
+ * first a str, the second a str (second_str) or a port number. */
+static int py_pair(const char *s, char *first, size_t firstsz, int second_str, char *second,
+                   size_t secondsz, unsigned long *num)
+{
+    const char *p = s;
+    char close;
+    skip_blanks(&p);
+    if (*p != '(' && *p != '[')
+        return 0;
+    close = *p == '(' ? ')' : ']';
+    p++;
+    skip_blanks(&p);
+    if (!py_str(&p, first, firstsz))
+        return 0;
+    skip_blanks(&p);
+    if (*p++ != ',')
+        return 0;
+    skip_blanks(&p);
+    if (second_str) {
+        if (!py_str(&p, second, secondsz))
+            return 0;
+    } else {
+        char *end;
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        errno = 0;
+        *num = strtoul(p, &end, 10);
+        if (errno || *num > 65535)
+            return 0;
+        p = end;
+    }
+    skip_blanks(&p);
+    if (*p == ',') {
+        p++;
+        skip_blanks(&p);
+    }
+    if (*p++ != close)
+        return 0;
+    skip_blanks(&p);
+    return *p == '\0';
+}
+
 /* --- usage --------------------------------------------------------------- */
 
 static void print_help(void)
@@ -242,8 +403,24 @@ static void print_help(void)
            "                           exit (default: none)\n"
            "  --registry-role          be a registry: serve register_actor, find_actor, ...\n"
            "                           (default: off)\n"
+           "  --advertise HOST:PORT    the address to publish instead of the bound one: in\n"
+           "                           registrations and to children (default: the bound one;\n"
+           "                           for a relay such as scwire-tap in front of the actor)\n"
            "\n"
-           "Protocol:\n");
+           "Child mode (how a parent starts a child actor, as tractor's _child does):\n"
+           "  --uid \"('NAME', 'UUID')\" the child's uid, as a Python tuple repr\n"
+           "  --parent_addr \"('HOST', PORT)\"\n"
+           "                           connect to the parent there, take its init map, listen\n"
+           "                           where it says, and exit when the parent's channel ends;\n"
+           "                           no --listen, and nothing on standard output\n"
+           "\n"
+           "Supervision:\n");
+    printf("  --max-children N         child processes at once, 0 for none (default %u)\n"
+           "  --cancel-timeout S       wait for a child's self.cancel answer (default %g)\n"
+           "  --kill-grace S           from cancelling a child to SIGTERM, and from SIGTERM to\n"
+           "                           SIGKILL (default %g)\n"
+           "\n"
+           "Protocol:\n", DEFAULT_MAX_CHILDREN, cfg.cancel_timeout, cfg.kill_grace);
     printf("  --codec CODEC            msgpack or lenprefix (default %s)\n"
            "  --profile PROFILE        protocol profile; only " PROFILE " (default " PROFILE ")\n"
            "  --loglevel LEVEL         transport, debug, runtime, cancel, info, warning, error\n"
@@ -268,8 +445,9 @@ static void print_help(void)
            "  --help                   print this text and exit\n"
            "  --version                print the version and exit\n"
            "\n"
-           "Exit status: 0 after an orderly shutdown (a signal or a remote self.cancel),\n"
-           "1 when the runtime fails or a second signal arrives, 2 for a bad command line.\n");
+           "Exit status: 0 after an orderly shutdown (a signal, a remote self.cancel, or in\n"
+           "child mode nil from the parent), 1 when the runtime fails, a second signal\n"
+           "arrives or a child loses its parent otherwise, 2 for a bad command line.\n");
 }
 
 /* --- the listener -------------------------------------------------------- */
@@ -279,50 +457,14 @@ static void print_help(void)
 static int open_listener(const char *arg, const char *host, uint16_t port, char *bound_host,
                          size_t bound_sz, uint16_t *bound_port)
 {
-    struct addrinfo hints, *res, *ai;
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
-    char portstr[8];
-    int fd = -1, err = 0, rc, one = 1;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-    rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0)
-        fatal("cannot listen on %s: %s", arg, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0
-            && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
-            break;
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
+    char why[160];
+    int fd = sc_loop_listen(host, port, bound_host, bound_sz, bound_port, why, sizeof(why));
     if (fd < 0)
-        fatal("cannot listen on %s: %s", arg, strerror(err));
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
-        fatal("cannot listen on %s: %s", arg, strerror(errno));
-    if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &s6->sin6_addr, bound_host, (socklen_t)bound_sz);
-        *bound_port = ntohs(s6->sin6_port);
+        fatal("cannot listen on %s: %s", arg, why);
+    if (strchr(bound_host, ':'))
         printf("[%s]:%u\n", bound_host, (unsigned)*bound_port);
-    } else {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &s4->sin_addr, bound_host, (socklen_t)bound_sz);
-        *bound_port = ntohs(s4->sin_port);
+    else
         printf("%s:%u\n", bound_host, (unsigned)*bound_port);
-    }
     fflush(stdout);
     return fd;
 }
@@ -333,6 +475,7 @@ enum {
     OPT_NAME = 256, OPT_UUID, OPT_LISTEN, OPT_REGISTRY, OPT_REGISTRY_ROLE, OPT_CODEC,
     OPT_PROFILE, OPT_LOGLEVEL, OPT_MSG_BUFFER_SIZE, OPT_MAX_FRAME, OPT_MAX_DEPTH, OPT_MAX_STR,
     OPT_MAX_ENTRIES, OPT_MAX_CONTEXTS, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_OUTBUF,
+    OPT_UID, OPT_PARENT_ADDR, OPT_MAX_CHILDREN, OPT_CANCEL_TIMEOUT, OPT_KILL_GRACE, OPT_ADVERTISE,
     OPT_HELP, OPT_VERSION
 };
 
@@ -354,41 +497,80 @@ static const struct option long_options[] = {
     { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
     { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
     { "max-outbuf", required_argument, NULL, OPT_MAX_OUTBUF },
+    { "uid", required_argument, NULL, OPT_UID },
+    { "parent_addr", required_argument, NULL, OPT_PARENT_ADDR },
+    { "max-children", required_argument, NULL, OPT_MAX_CHILDREN },
+    { "cancel-timeout", required_argument, NULL, OPT_CANCEL_TIMEOUT },
+    { "kill-grace", required_argument, NULL, OPT_KILL_GRACE },
+    { "advertise", required_argument, NULL, OPT_ADVERTISE },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 }
 };
 
+/* The flags a child inherits: limits and supervision settings as given. */
+static int inherited(int opt)
+{
+    switch (opt) {
+    case OPT_PROFILE: case OPT_MSG_BUFFER_SIZE: case OPT_MAX_FRAME: case OPT_MAX_DEPTH:
+    case OPT_MAX_STR: case OPT_MAX_ENTRIES: case OPT_MAX_CONTEXTS: case OPT_MAX_CONNS:
+    case OPT_HANDSHAKE_TIMEOUT: case OPT_MAX_OUTBUF: case OPT_MAX_CHILDREN:
+    case OPT_CANCEL_TIMEOUT: case OPT_KILL_GRACE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int main(int argc, char **argv)
 {
     sc_actor_config cfg;
     sc_actor_callbacks cb;
+    sc_loop_opts lopts;
     sc_actor *a;
     sc_err err;
     logger lg;
     char uuid[37] = "", listen_host[256], registry_host[HOST_MAX + 1];
     char bound_host[INET6_ADDRSTRLEN];
-    const char *listen_arg = DEFAULT_LISTEN;
+    char child_name[256], child_uuid[64], parent_host[HOST_MAX + 1], exe_path[4096];
+    char advertise_host[HOST_MAX + 1];
+    uint16_t advertise_port = 0;
+    int advertise = 0;
+    char *inherit[INHERIT_MAX + 5];
+    const char *listen_arg = NULL;
     uint16_t listen_port;
+    unsigned long parent_port = 0;
     sigset_t sigs;
-    int opt, fd, rc, status;
+    int opt, li, fd = -1, rc, status, ninherit = 0, child_mode = 0, have_parent = 0;
+    int identity_flags = 0;
+    ssize_t n;
 
     /* One write(2) per log line, so that a line stays whole when stderr is
      * shared with other processes (a test runner, a supervisor). */
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     sc_actor_config_default(&cfg);
+    cfg.max_children = DEFAULT_MAX_CHILDREN;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", long_options, &li)) != -1) {
+        if (inherited(opt) && ninherit + 2 <= INHERIT_MAX) {
+            static char dashed[INHERIT_MAX / 2][32];
+            char *flag = dashed[ninherit / 2];
+            snprintf(flag, sizeof(dashed[0]), "--%s", long_options[li].name);
+            inherit[ninherit++] = flag;
+            inherit[ninherit++] = optarg;
+        }
         switch (opt) {
         case OPT_NAME:
             if (optarg[0] == '\0')
                 usage_error("--name: the name is empty");
             cfg.name = optarg;
+            identity_flags = 1;
             break;
         case OPT_UUID:
             parse_uuid(optarg, uuid);
+            identity_flags = 1;
             break;
         case OPT_LISTEN:
             listen_arg = optarg;
@@ -400,6 +582,34 @@ int main(int argc, char **argv)
             break;
         case OPT_REGISTRY_ROLE:
             cfg.registry_role = 1;
+            break;
+        case OPT_UID:
+            if (!py_pair(optarg, child_name, sizeof(child_name), 1, child_uuid, sizeof(child_uuid),
+                         NULL) || child_name[0] == '\0')
+                usage_error("--uid: '%s' is not a Python tuple ('name', 'uuid') of two str", optarg);
+            if (strlen(child_uuid) > 36)
+                usage_error("--uid: the uuid '%s' is longer than 36 characters", child_uuid);
+            child_mode = 1;
+            break;
+        case OPT_PARENT_ADDR:
+            if (!py_pair(optarg, parent_host, sizeof(parent_host), 0, NULL, 0, &parent_port) ||
+                parent_host[0] == '\0' || parent_port == 0)
+                usage_error("--parent_addr: '%s' is not a Python tuple ('host', port)", optarg);
+            have_parent = 1;
+            break;
+        case OPT_ADVERTISE:
+            parse_hostport("--advertise", optarg, advertise_host, sizeof(advertise_host),
+                           &advertise_port, 1);
+            advertise = 1;
+            break;
+        case OPT_MAX_CHILDREN:
+            cfg.max_children = (unsigned)parse_count("--max-children", optarg, 0, 4096);
+            break;
+        case OPT_CANCEL_TIMEOUT:
+            cfg.cancel_timeout = parse_seconds("--cancel-timeout", optarg);
+            break;
+        case OPT_KILL_GRACE:
+            cfg.kill_grace = parse_seconds("--kill-grace", optarg);
             break;
         case OPT_CODEC:
             if (sc_codec_parse(optarg, &cfg.codec) != SC_OK)
@@ -463,15 +673,45 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         usage_error("unexpected argument '%s'", argv[optind]);
+    if (child_mode != have_parent)
+        usage_error("--uid and --parent_addr go together (child mode)");
+    if (child_mode && (listen_arg || cfg.registry_host || cfg.registry_role || identity_flags ||
+                       advertise))
+        usage_error("child mode takes its identity from --uid and its addresses from the parent: "
+                    "no --listen, --advertise, --registry, --registry-role, --name or --uuid");
+    if (!listen_arg)
+        listen_arg = DEFAULT_LISTEN;
     parse_hostport("--listen", listen_arg, listen_host, sizeof(listen_host), &listen_port, 0);
     /* spec/limits.md: the output bound is at least one whole message. */
     if (cfg.limits.max_outbuf < cfg.limits.max_frame)
         usage_error("--max-outbuf: %zu is less than --max-frame (%zu)", cfg.limits.max_outbuf,
                     cfg.limits.max_frame);
 
-    if (uuid[0] == '\0')
-        make_uuid4(uuid);
-    cfg.uuid = uuid;
+    if (child_mode) {
+        cfg.name = child_name;
+        cfg.uuid = child_uuid;
+        cfg.parent_host = parent_host;
+        cfg.parent_port = (uint16_t)parent_port;
+    } else {
+        if (uuid[0] == '\0')
+            make_uuid4(uuid);
+        cfg.uuid = uuid;
+    }
+
+    /* Children run this same program, told the codec and log level. */
+    n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+    exe_path[n > 0 ? n : 0] = '\0';
+    cfg.exe_path = n > 0 ? exe_path : argv[0];
+    inherit[ninherit++] = "--loglevel";
+    inherit[ninherit++] = (char *)sc_loglevel_name(cfg.loglevel);
+    inherit[ninherit++] = "--codec";
+    inherit[ninherit++] = (char *)sc_codec_name(cfg.codec);
+    inherit[ninherit] = NULL;
+    /* The resolved path rather than /proc/self/exe, which under valgrind
+     * names valgrind itself. */
+    lopts.exe = n > 0 ? exe_path : "/proc/self/exe";
+    lopts.argv0 = argv[0];
+    lopts.child_args = inherit;
 
     /* Whoever started us may signal as soon as it reads the address line;
      * hold SIGINT and SIGTERM until the loop can take them. */
@@ -480,9 +720,15 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-    fd = open_listener(listen_arg, listen_host, listen_port, bound_host, sizeof(bound_host),
-                       &cfg.listen_port);
-    cfg.listen_host = bound_host;
+    if (!child_mode) {
+        fd = open_listener(listen_arg, listen_host, listen_port, bound_host, sizeof(bound_host),
+                           &cfg.listen_port);
+        cfg.listen_host = bound_host;
+        if (advertise) {
+            cfg.listen_host = advertise_host;
+            cfg.listen_port = advertise_port;
+        }
+    }
 
     lg.name = cfg.name;
     lg.level = cfg.loglevel;
@@ -496,7 +742,7 @@ int main(int argc, char **argv)
         sc_actor_free(a);
         fatal("cannot start the actor: %s", sc_rc_name(rc));
     }
-    status = sc_loop_run(a, fd, log_line, &lg);
+    status = sc_loop_run(a, fd, &lopts, log_line, &lg);
     sc_actor_free(a);
     return status;
 }

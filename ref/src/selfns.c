@@ -287,6 +287,11 @@ const sc_function *sc_self_dispatch(sc_actor *a, sc_conn *c, const sc_msg *m)
     if (fn == &self_cancel) {
         static const char *const names[] = { NULL };
         sc_err err;
+        if (a->stubborn) {
+            /* spawn_stubborn: play a child that hangs (test-service.md). */
+            sc_log(a, SC_LOG_WARNING, "ignoring self.cancel (spawn_stubborn)");
+            return NULL;
+        }
         if (sc_kwargs_only(fn, m->kwargs, names, &err)) {
             reply_type_error(a, c, m->cid, &err);
             return NULL;

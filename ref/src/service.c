@@ -2,8 +2,10 @@
 /* service.c - the `scwire_service` namespace of spec/test-service.md: the
  * fixed functions every implementation under test offers, so that the
  * conformance suite can drive each message sequence of the protocol.
- * Also the kwargs checks shared with the `self` namespace. */
+ * Also the kwargs checks shared with the `self` namespace.  The supervision
+ * functions of the namespace live with supervision (nursery.c, child.c). */
 #include "actor_int.h"
+#include "nursery.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -397,5 +399,8 @@ const sc_function *sc_service_lookup(sc_str ns, sc_str name, int *ns_known)
         if (sc_str_eq_c(name, f->name))
             return f;
     }
-    return NULL;
+    if (!*ns_known)
+        return NULL;
+    const sc_function *f = sc_nursery_lookup(name);
+    return f ? f : sc_child_lookup(name);
 }

@@ -6,6 +6,7 @@
  * its channel's output, cancellation), and it finishes by sending its last
  * message and calling sc_task_finish. */
 #include "actor_int.h"
+#include "nursery.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,9 +49,25 @@ static void unlink_waiter(sc_actor *a, sc_task *t)
     }
 }
 
+static void task_release_memory(sc_task *t)
+{
+    sc_ctx_destroy(&t->ctx);
+    sc_free(t->value);
+    sc_free(t->text);
+    sc_free(t);
+}
+
+/* A task can be freed while code that holds it still runs: a send that
+ * fails closes the channel, which frees its tasks, the sender included.
+ * A held task is taken out of every list at once but its memory stays
+ * until the last hold goes; meanwhile it is `dead` and does nothing. */
 void sc_task_free(sc_actor *a, sc_task *t)
 {
     sc_conn *c = t->conn;
+    if (t->dead)
+        return;
+    if (t->sup)
+        sc_nursery_task_gone(a, t);
     if (t->timer >= 0)
         sc_timer_remove(a, t->timer);
     unlink_waiter(a, t);
@@ -65,10 +82,25 @@ void sc_task_free(sc_actor *a, sc_task *t)
     if (t->ctx.count > t->ctx.buffer_size)
         sc_park_release(a, c, t->ctx.count - t->ctx.buffer_size, t->ctx.parked_bytes);
     sc_ctx_remove(&a->contexts, &t->ctx);
-    sc_ctx_destroy(&t->ctx);
-    sc_free(t->value);
-    sc_free(t->text);
-    sc_free(t);
+    if (t->holds) {
+        t->dead = 1;
+        return;
+    }
+    task_release_memory(t);
+}
+
+void sc_task_hold(sc_task *t)
+{
+    t->holds++;
+}
+
+int sc_task_release(sc_task *t)
+{
+    if (--t->holds == 0 && t->dead) {
+        task_release_memory(t);
+        return 0;
+    }
+    return !t->dead;
 }
 
 void sc_task_finish(sc_actor *a, sc_task *t)
@@ -79,8 +111,12 @@ void sc_task_finish(sc_actor *a, sc_task *t)
 
 void sc_task_step(sc_actor *a, sc_task *t)
 {
+    if (t->dead)
+        return;
     t->want_room = 0;
+    sc_task_hold(t);
     t->fn->step(a, t);
+    sc_task_release(t);
 }
 
 /* What a task sends when it is cancelled depends on its kind
@@ -89,6 +125,7 @@ void sc_task_step(sc_actor *a, sc_task *t)
 void sc_task_cancel(sc_actor *a, sc_task *t)
 {
     sc_conn *c = t->conn;
+    sc_task_hold(t);
     if (!c->closing && !c->peer_eof) {
         if (t->fn->functype == SC_FT_CONTEXT) {
             char uid[160];
@@ -99,9 +136,11 @@ void sc_task_cancel(sc_actor *a, sc_task *t)
             sc_task_send_stop(a, t);
         }
     }
-    sc_log(a, SC_LOG_CANCEL, "cancelled task %s.%s cid %.*s", t->fn->ns, t->fn->name,
-           (int)t->ctx.cid.len, t->ctx.cid.ptr);
+    if (!t->dead)
+        sc_log(a, SC_LOG_CANCEL, "cancelled task %s.%s cid %.*s", t->fn->ns, t->fn->name,
+               (int)t->ctx.cid.len, t->ctx.cid.ptr);
     sc_task_finish(a, t);
+    sc_task_release(t);
 }
 
 static int task_sent(sc_actor *a, sc_task *t, int rc, const sc_err *err)
@@ -121,7 +160,7 @@ static int task_sent(sc_actor *a, sc_task *t, int rc, const sc_err *err)
 int sc_task_send_raw(sc_actor *a, sc_task *t, sc_msg_kind kind, const char *v, size_t len)
 {
     sc_err err;
-    if (t->conn->closing)
+    if (t->dead || t->conn->closing)
         return SC_ESTATE;
     int rc = sc_chan_send_raw_value(&t->conn->chan, kind, t->ctx.cid, v, len, &err);
     return task_sent(a, t, rc, &err);
@@ -146,7 +185,7 @@ int sc_task_send_int(sc_actor *a, sc_task *t, sc_msg_kind kind, int64_t v)
 int sc_task_send_stop(sc_actor *a, sc_task *t)
 {
     sc_err err;
-    if (t->conn->closing)
+    if (t->dead || t->conn->closing)
         return SC_ESTATE;
     int rc = sc_chan_send_stop(&t->conn->chan, t->ctx.cid, &err);
     return task_sent(a, t, rc, &err);
@@ -157,6 +196,8 @@ int sc_task_send_error(sc_actor *a, sc_task *t, const char *type_str, const char
 {
     char msg[1024];
     va_list ap;
+    if (t->dead)
+        return SC_ESTATE;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
@@ -170,6 +211,8 @@ int sc_task_send_error(sc_actor *a, sc_task *t, const char *type_str, const char
 
 int sc_task_wait_room(sc_actor *a, sc_task *t)
 {
+    if (t->dead)
+        return 0;
     if (sc_conn_has_room(a, t->conn))
         return 1;
     t->want_room = 1;
@@ -187,7 +230,7 @@ void sc_task_pop(sc_actor *a, sc_task *t)
     size_t bytes;
     int unparked;
     sc_ctx_pop(&t->ctx, &bytes, &unparked);
-    if (unparked)
+    if (unparked && !t->dead)
         sc_park_release(a, t->conn, 1, bytes);
 }
 
@@ -220,13 +263,18 @@ int sc_task_keep_text(sc_task *t, sc_str s, sc_err *err)
 
 /* ---- timer heap ------------------------------------------------------ */
 
+static int *timer_owner_index(sc_timer *tm)
+{
+    if (tm->task)
+        return &tm->task->timer;
+    if (tm->conn)
+        return &tm->conn->hs_timer;
+    return &tm->child->timer;
+}
+
 static void timer_set_index(sc_actor *a, size_t i)
 {
-    sc_timer *tm = &a->timers[i];
-    if (tm->task)
-        tm->task->timer = (int)i;
-    else
-        tm->conn->hs_timer = (int)i;
+    *timer_owner_index(&a->timers[i]) = (int)i;
 }
 
 static void timer_swap(sc_actor *a, size_t i, size_t j)
@@ -261,7 +309,7 @@ static void timer_sift_down(sc_actor *a, size_t i)
     }
 }
 
-int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c)
+static int timer_add(sc_actor *a, sc_timer tm)
 {
     if (a->ntimers == a->timers_cap) {
         size_t cap = a->timers_cap ? a->timers_cap * 2 : 32;
@@ -271,21 +319,29 @@ int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c)
         a->timers = n;
         a->timers_cap = cap;
     }
-    a->timers[a->ntimers] = (sc_timer){ deadline, t, c };
+    a->timers[a->ntimers] = tm;
     timer_set_index(a, a->ntimers);
     a->ntimers++;
     timer_sift_up(a, a->ntimers - 1);
     return SC_OK;
 }
 
+int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c)
+{
+    if (t && t->dead)
+        return SC_ESTATE;
+    return timer_add(a, (sc_timer){ deadline, t, t ? NULL : c, NULL });
+}
+
+int sc_timer_add_child(sc_actor *a, double deadline, sc_child *ch)
+{
+    return timer_add(a, (sc_timer){ deadline, NULL, NULL, ch });
+}
+
 void sc_timer_remove(sc_actor *a, int index)
 {
     size_t i = (size_t)index;
-    sc_timer *tm = &a->timers[i];
-    if (tm->task)
-        tm->task->timer = -1;
-    else
-        tm->conn->hs_timer = -1;
+    *timer_owner_index(&a->timers[i]) = -1;
     a->ntimers--;
     if (i == a->ntimers)
         return;
@@ -302,7 +358,9 @@ void sc_timers_fire(sc_actor *a, double now)
         sc_timer_remove(a, 0);
         if (tm.task)
             sc_task_step(a, tm.task);
-        else
+        else if (tm.conn)
             sc_conn_timeout(a, tm.conn);
+        else
+            sc_nursery_timeout(a, tm.child);
     }
 }

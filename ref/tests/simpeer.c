@@ -799,6 +799,47 @@ void sp_connect_failed(simpeer *p, int h, const char *why)
     sp_pump(p);
 }
 
+/* ---- the glue's side of supervision ------------------------------------------------------ */
+
+void sp_listening(simpeer *p, const char *host, uint16_t port)
+{
+    sc_actor_listening(p->actor, host, port, p->now);
+    sp_pump(p);
+}
+
+void sp_listen_failed(simpeer *p, const char *why)
+{
+    sc_actor_listen_failed(p->actor, why, p->now);
+    sp_pump(p);
+}
+
+void sp_child_spawned(simpeer *p, uint32_t child, int pid)
+{
+    sc_actor_child_spawned(p->actor, child, pid, p->now);
+    sp_pump(p);
+}
+
+void sp_child_spawn_failed(simpeer *p, uint32_t child, const char *why)
+{
+    sc_actor_child_spawn_failed(p->actor, child, why, p->now);
+    sp_pump(p);
+}
+
+void sp_child_exited(simpeer *p, uint32_t child, int wait_status)
+{
+    if (!p->exited)
+        sc_actor_child_exited(p->actor, child, wait_status, p->now);
+    sp_pump(p);
+}
+
+const sc_event *sp_last_event(const simpeer *p, sc_event_kind kind, size_t from)
+{
+    for (size_t i = p->nevents; i > from; i--)
+        if (p->events[i - 1].kind == kind)
+            return &p->events[i - 1];
+    return NULL;
+}
+
 /* ---- what the peer sends ---------------------------------------------------------------- */
 
 void sp_feed(simpeer *p, int h, const void *data, size_t len)

@@ -8,8 +8,10 @@
  * output and decodes it with an sc_reader, and carries out the events the
  * actor queues (SC_EV_CLOSE: output written, then sc_actor_conn_release;
  * SC_EV_CONNECT: a new outbound handle the test completes with
- * sp_connected; SC_EV_STOP_LISTEN and SC_EV_EXIT: recorded).  Its clock and
- * randomness are fake and deterministic.
+ * sp_connected; SC_EV_STOP_LISTEN, SC_EV_EXIT, and the supervision events
+ * SC_EV_LISTEN, SC_EV_SPAWN and SC_EV_SIGNAL: recorded, and answered by the
+ * test with sp_listening, sp_child_spawned, sp_child_exited...).  Its clock
+ * and randomness are fake and deterministic.
  *
  * Connections are named by handles (indexes into p->conns) that are never
  * reused, while the actor reuses its ids.
@@ -128,6 +130,19 @@ int sp_handshake(simpeer *p, const char *name, const char *uuid);
 /* Complete an outbound connection the actor asked for. */
 void sp_connected(simpeer *p, int h);
 void sp_connect_failed(simpeer *p, int h, const char *why);
+
+/* The glue's side of supervision: the listener of a child (after
+ * SC_EV_LISTEN), and the processes of children (after SC_EV_SPAWN); each
+ * pumps.  wait_status as from waitpid: SP_EXITED(n), SP_SIGNALED(n). */
+#define SP_EXITED(n) (((n) & 0xff) << 8)
+#define SP_SIGNALED(n) ((n) & 0x7f)
+void sp_listening(simpeer *p, const char *host, uint16_t port);
+void sp_listen_failed(simpeer *p, const char *why);
+void sp_child_spawned(simpeer *p, uint32_t child, int pid);
+void sp_child_spawn_failed(simpeer *p, uint32_t child, const char *why);
+void sp_child_exited(simpeer *p, uint32_t child, int wait_status);
+/* The latest event of kind at or after from, or NULL. */
+const sc_event *sp_last_event(const simpeer *p, sc_event_kind kind, size_t from);
 
 /* What the peer sends; each call ends with sp_pump. */
 void sp_feed(simpeer *p, int h, const void *data, size_t len);

@@ -14,7 +14,8 @@
     X(chan)               \
     X(ctx)                \
     X(registry)           \
-    X(actor)
+    X(actor)              \
+    X(nursery)
 
 #define SC_DECLARE_SUITE(name) int register_##name##_tests(void);
 SC_TEST_SUITES(SC_DECLARE_SUITE)

@@ -1,0 +1,757 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Supervision and spawn (protocol.md section 12, SUP) from both sides.
+
+As a parent: an IUT of the case's own is made to spawn and supervise child
+actors through the supervision functions of test-service.md section 5; the
+children are actors of the IUT's own implementation.  The suite checks what
+comes back, talks to children directly where they listen, watches a
+registry of its own, and reads the process table: every case ends with no
+process of the IUT's children left, neither running nor as a zombie.  An IUT
+that does not offer the functions answers AttributeError and these cases
+are skipped.
+
+As a child (test-service.md section 5.1): the suite starts the IUT's program
+with tractor's child command line and plays the parent on the channel the
+child opens, so that the init map and the child's behaviour are on the wire.
+"""
+import collections
+import ctypes
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from scwire_conform import msgs
+from scwire_conform.msgs import new_cid
+from scwire_conform.verdict import info, must, should
+from scwire_conform.wire import SERVICE, Closed, Conn, Timeout
+from scwire_conform.wirelog import short
+
+SVC = SERVICE
+PR_SET_CHILD_SUBREAPER = 36
+INIT_KEYS = ("_parent_main_data", "enable_modules", "_arb_addr", "bind_host", "bind_port",
+             "_runtime_vars")
+# tractor's bounds, assumed for an IUT whose own cannot be set (SUP-8, SUP-9).
+TRACTOR_ACK_WAIT = 0.5
+TRACTOR_GRACE = 3.0
+REF_GRACE = 0.4           # --kill-grace for an IUT that takes scwire-ref's flags
+# Where a child listens, as a target for fresh_conn_factory.
+Addr = collections.namedtuple("Addr", "host port")
+
+
+def unique(prefix):
+    """A child name nothing else uses: processes are found by it."""
+    return f"{prefix}-{new_cid()[:8]}"
+
+
+def repr_uid(name, uuid):
+    return f"('{name}', '{uuid}')"
+
+
+# --- the process table ------------------------------------------------------
+
+def processes():
+    """{pid: (ppid, state, command line)} of every process in /proc."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                argv = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2:].split()
+        out[int(d)] = (int(rest[1]), rest[0], argv)
+    return out
+
+
+def left_behind(parent_pid, names=()):
+    """Processes that are children of parent_pid (zombies included), or whose command
+    line carries one of the child names in a --uid."""
+    left = []
+    for pid, (ppid, state, argv) in processes().items():
+        line = " ".join(argv)
+        if ppid == parent_pid or any(f"('{n}', " in line for n in names):
+            left.append(f"pid {pid} (parent {ppid}, state {state}): {line[:200]}")
+    return left
+
+
+def no_process_left(iut, names=(), timeout=2.0):
+    """SUP-13 on the process table: nothing of the IUT's children is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = left_behind(iut.pid, names)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    must(not left, "processes of the IUT's children are left behind (SUP-13): " + "; ".join(left))
+
+
+# --- calling the supervision functions --------------------------------------
+
+def offers_supervision(c):
+    r = c.call(SVC, "spawn_list")
+    if r.functype is None and r.type_str in ("AttributeError", "ModuleNotExposed"):
+        pytest.skip("the IUT does not offer the supervision functions (test-service.md "
+                    "section 5)")
+    must(r.kind == "return" and isinstance(r.value, (list, tuple)),
+         f"spawn_list answered {short(r.final)}")
+    return r.value
+
+
+@pytest.fixture
+def parent(private_iut, fresh_conn_factory, settings):
+    """An IUT of the case's own that offers the supervision functions, and a connection
+    to it.  With scwire-ref's flags its kill grace is short, so hard kills are quick."""
+    def start(*flags, short_grace=True):
+        extra = list(flags)
+        if short_grace and settings.ref_flags:
+            extra += ["--kill-grace", str(REF_GRACE)]
+        iut = private_iut(*extra)
+        c = fresh_conn_factory(target=iut)
+        must(len(offers_supervision(c)) == 0, "a fresh IUT lists children already")
+        return iut, c
+    return start
+
+
+def grace_of(settings):
+    return REF_GRACE if settings.ref_flags else TRACTOR_GRACE
+
+
+def long_wait(settings):
+    """Enough for a cancellation with a hard kill: ack wait, SIGTERM, SIGKILL."""
+    return settings.timeout + 2 * grace_of(settings) + TRACTOR_ACK_WAIT
+
+
+def run_in_child(c, name, func, kwargs, timeout=None):
+    return c.call(SVC, "run_in_child", {"name": name, "ns": SVC, "func": func, "kwargs": kwargs},
+                  timeout=timeout)
+
+
+def children(c):
+    r = c.call(SVC, "spawn_list")
+    must(r.kind == "return", f"spawn_list answered {short(r.final)}")
+    return [list(x) for x in r.value]
+
+
+def wait_running(c, names, timeout):
+    """spawn_list rows of the named children once all are running with a pid."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [x for x in children(c) if x[0] in names]
+        if len(rows) == len(names) and all(x[3] == "running" and x[2] for x in rows):
+            return rows
+        if time.monotonic() > deadline:
+            must(False, f"children {names} not all running within {timeout:g} s: {short(rows)}")
+        time.sleep(0.02)
+
+
+def start_child(c, name):
+    r = c.call(SVC, "spawn_start", {"name": name})
+    must(r.functype == "asyncfunc" and r.kind == "return", f"spawn_start answered {short(r.final)}")
+    addr = r.value
+    must(isinstance(addr, (list, tuple)) and len(addr) == 2 and isinstance(addr[0], str)
+         and isinstance(addr[1], int), f"spawn_start returned {short(addr)}, not [host, port]")
+    return addr[0], addr[1]
+
+
+# --- the IUT as a parent -----------------------------------------------------
+
+@pytest.mark.spec("SUP-1", "SUP-2", "SVC-22", "SVC-25")
+def test_sup_1_child_process_gets_uid_and_parent_address(parent, fresh_conn_factory, settings):
+    """A child is a process of its own, a child of the IUT, whose command line gives its
+    uid and the address of the IUT's listener; it connects back, and shows that uid on
+    every channel (here: at the address spawn_start returned)."""
+    iut, c = parent()
+    name = unique("d")
+    host, port = start_child(c, name)
+    rows = wait_running(c, [name], settings.prompt)
+    _, uuid, pid, _ = rows[0]
+    must(isinstance(uuid, str) and msgs.UUID_RE.match(uuid), f"spawn_list uuid {uuid!r}")
+    procs = processes()
+    must(pid in procs, f"spawn_list says pid {pid}, which does not exist")
+    ppid, state, argv = procs[pid]
+    must(ppid == iut.pid, f"the child (pid {pid}) is not a child process of the IUT "
+                          f"(pid {iut.pid}) but of {ppid}")
+    line = " ".join(argv)
+    must(repr_uid(name, uuid) in line,
+         f"the child's command line does not carry its uid {repr_uid(name, uuid)}: {line}")
+    must(f"{iut.port})" in line or f"{iut.port}]" in line or f":{iut.port}" in line,
+         f"the child's command line does not carry the IUT's port {iut.port}: {line}")
+    should("--uid" in argv and "--parent_addr" in argv,
+           f"the command line is not tractor's (--uid, --parent_addr): {line}")
+    d = fresh_conn_factory(target=Addr(host, port))
+    must(msgs.same(d.peer_uid, [name, uuid]),
+         f"the child's handshake uid {d.peer_uid} is not [{name!r}, {uuid!r}]")
+    r = d.call(SVC, "echo", value="direct")
+    must(r.kind == "return" and r.value == "direct", f"the child's echo answered {short(r.final)}")
+    r = c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    must(r.kind == "return" and r.value is True, f"spawn_cancel answered {short(r.final)}")
+    must(children(c) == [], "spawn_list still lists the cancelled child")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-3", "SVC-26")
+def test_sup_3_init_map_has_the_six_keys_with_their_types(parent, fresh_conn_factory, settings):
+    """The init map a child received (spawn_info in the child) holds the six keys of
+    tractor's, with their types: maps, [host, port] or nil, str, int, and the runtime
+    vars _debug_mode (bool), _is_root (false) and _root_mailbox."""
+    iut, c = parent()
+    name = unique("d")
+    host, port = start_child(c, name)
+    d = fresh_conn_factory(target=Addr(host, port))
+    r = d.call(SVC, "spawn_info")
+    must(r.kind == "return" and isinstance(r.value, dict), f"spawn_info answered {short(r.final)}")
+    got = r.value
+    must(msgs.same(got.get("uid"), list(d.peer_uid)), f"spawn_info uid {short(got.get('uid'))}")
+    must(msgs.same(got.get("sockaddr"), [host, port]),
+         f"spawn_info sockaddr {short(got.get('sockaddr'))} is not {host}:{port}")
+    init = got.get("init")
+    must(isinstance(init, dict), f"the child shows no init map: {short(init)}")
+    missing = [k for k in INIT_KEYS if k not in init]
+    must(not missing, f"the init map lacks {missing}: {short(init)}")
+    must(isinstance(init["_parent_main_data"], dict), "_parent_main_data is not a map")
+    mods = init["enable_modules"]
+    must(isinstance(mods, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                        for k, v in mods.items()),
+         f"enable_modules is not a map of str to str: {short(mods)}")
+    arb = init["_arb_addr"]
+    must(arb is None or (isinstance(arb, (list, tuple)) and len(arb) == 2
+                         and isinstance(arb[0], str) and isinstance(arb[1], int)),
+         f"_arb_addr is not [host, port] or nil: {short(arb)}")
+    must(isinstance(init["bind_host"], str), f"bind_host {short(init['bind_host'])} is not a str")
+    must(isinstance(init["bind_port"], int) and not isinstance(init["bind_port"], bool),
+         f"bind_port {short(init['bind_port'])} is not an int")
+    rv = init["_runtime_vars"]
+    must(isinstance(rv, dict), f"_runtime_vars is not a map: {short(rv)}")
+    must(isinstance(rv.get("_debug_mode"), bool), f"_debug_mode is {short(rv.get('_debug_mode'))}")
+    must(rv.get("_is_root") is False, f"_is_root is {short(rv.get('_is_root'))}, not false")
+    mb = rv.get("_root_mailbox")
+    must(isinstance(mb, (list, tuple)) and len(mb) == 2
+         and (msgs.same(mb, [None, None]) or (isinstance(mb[0], str) and isinstance(mb[1], int))),
+         f"_root_mailbox is not [host, port] or [nil, nil]: {short(mb)}")
+    info(f"init map: {short(init, 400)}")
+    c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-5", "REG-11", "REG-12")
+def test_sup_5_children_register_and_unregister(parent, fresh_conn_factory, settings):
+    """A parent in the registry role passes its own address as _arb_addr: a child it
+    starts registers there with the address its listener is bound to before it is
+    handed over, and is gone from the registry once it was cancelled."""
+    iut, c = parent("--registry-role")
+    name = unique("d")
+    host, port = start_child(c, name)
+    r = c.call("self", "get_registry")
+    must(r.kind == "return" and isinstance(r.value, dict), f"get_registry answered {short(r.final)}")
+    mine = {k: v for k, v in r.value.items() if k[0] == name}
+    must(len(mine) == 1 and msgs.same(list(mine.values())[0], [host, port]),
+         f"the child is not registered under its name with {host}:{port}: {short(r.value)}")
+    r = c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    must(r.kind == "return", f"spawn_cancel answered {short(r.final)}")
+    r = c.call("self", "get_registry")
+    gone = [k for k in r.value if k[0] == name]
+    must(not gone, f"the cancelled child is still registered: {short(r.value)}")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-7", "SVC-20", "SUP-13")
+def test_sup_7_run_in_child_returns_its_result_after_the_reap(parent, settings):
+    """run_in_child returns the child's result unchanged, and by then the child process
+    is gone: not running, not a zombie, not in spawn_list."""
+    iut, c = parent()
+    name = unique("w")
+    value = {"a": [1, 2.5, "x", None, True], "b": b"\x00\xff"}
+    r = run_in_child(c, name, "echo", {"value": value}, timeout=long_wait(settings))
+    must(r.functype == "asyncfunc", f"run_in_child answered {short(r.final)} without functype")
+    must(r.kind == "return" and msgs.same(r.value, value),
+         f"run_in_child returned {short(r.final)}, not the echo of {short(value)}")
+    left = left_behind(iut.pid, [name])
+    must(not left, "the child process was not reaped when run_in_child returned: "
+         + "; ".join(left))
+    must(children(c) == [], "spawn_list still lists the child")
+
+
+@pytest.mark.spec("SUP-7", "SVC-20")
+def test_sup_7_run_in_child_error_keeps_the_childs_type_str(parent, settings):
+    """A child whose command fails makes run_in_child fail with the child's type_str
+    (any name, not only builtins) and its tb_str inside."""
+    iut, c = parent()
+    name = unique("w")
+    text = "raised-in-the-child-" + new_cid()[:8]
+    r = run_in_child(c, name, "raise_error", {"type_str": "ScwireChildError", "text": text},
+                     timeout=long_wait(settings))
+    must(r.functype == "asyncfunc" and r.kind == "error",
+         f"run_in_child answered functype={r.functype} {short(r.final)}")
+    must(r.type_str == "ScwireChildError", f"type_str {r.type_str!r}, not the child's")
+    must(text in r.error.get("tb_str", ""), f"the child's text is not in tb_str: {short(r.error)}")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-8", "SVC-21")
+def test_sup_8_a_failing_child_cancels_its_siblings(parent, settings):
+    """One child fails while its sibling runs forever: the sibling is cancelled (with
+    self.cancel, which it acknowledges), the call fails with the failed child's type_str
+    promptly, and both processes are gone."""
+    iut, c = parent(short_grace=False)
+    a, b = unique("a"), unique("b")
+    t0 = time.monotonic()
+    r = c.call(SVC, "run_in_children", {"specs": [
+        [a, SVC, "sleep_forever", {}],
+        [b, SVC, "raise_error", {"type_str": "KeyError", "text": "no such key"}]]},
+        timeout=long_wait(settings) + TRACTOR_GRACE)
+    elapsed = time.monotonic() - t0
+    must(r.kind == "error" and r.type_str == "KeyError",
+         f"run_in_children answered {short(r.final)}, not the KeyError of {b}")
+    # A cooperative sibling ends on self.cancel: no terminate/kill wait (3 s in tractor).
+    must(elapsed < TRACTOR_GRACE, f"the call took {elapsed:.2f} s: the sibling was not "
+                                  f"cancelled with self.cancel but waited out")
+    info(f"returned after {elapsed:.3f} s")
+    no_process_left(iut, [a, b])
+
+
+@pytest.mark.spec("SUP-9", "SVC-23", "SVC-27")
+def test_sup_9_a_child_that_ignores_cancel_is_terminated_then_killed(
+        parent, fresh_conn_factory, settings):
+    """A child that ignores self.cancel and SIGTERM (spawn_stubborn) is terminated when
+    the cancellation wait ends and killed a grace period later: spawn_cancel returns
+    false, after a bounded time, and the process is gone."""
+    iut, c = parent()
+    name = unique("s")
+    host, port = start_child(c, name)
+    d = fresh_conn_factory(target=Addr(host, port))
+    cid = d.command(SVC, "spawn_stubborn", {"ignore_sigterm": True})
+    d.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    pid = wait_running(c, [name], settings.prompt)[0][2]
+    grace = grace_of(settings)
+    t0 = time.monotonic()
+    r = c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    elapsed = time.monotonic() - t0
+    must(r.kind == "return" and r.value is False,
+         f"spawn_cancel of a child that ignores self.cancel answered {short(r.final)}, not false")
+    must(pid not in processes(), f"the child (pid {pid}) still exists")
+    must(elapsed >= 1.5 * grace, f"killed after {elapsed:.2f} s: no grace period between "
+                                 f"SIGTERM and SIGKILL (grace {grace:g} s)")
+    must(elapsed < 2 * grace + TRACTOR_ACK_WAIT + settings.prompt,
+         f"the kill took {elapsed:.2f} s, longer than two grace periods of {grace:g} s")
+    info(f"terminated and killed after {elapsed:.3f} s (grace {grace:g} s)")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-10", "SVC-28")
+def test_sup_10_actor_level_error_is_the_childs_failure(parent, settings):
+    """A child that sends its parent an actor-level error (spawn_crash) has failed:
+    run_in_child fails with that type_str and text."""
+    iut, c = parent()
+    name = unique("w")
+    r = run_in_child(c, name, "spawn_crash", {"type_str": "ScwireCrash", "text": "crash-text"},
+                     timeout=long_wait(settings))
+    must(r.kind == "error" and r.type_str == "ScwireCrash",
+         f"run_in_child answered {short(r.final)}, not the child's ScwireCrash")
+    must("crash-text" in r.error.get("tb_str", ""), f"tb_str lacks the text: {short(r.error)}")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-11", "SVC-21")
+def test_sup_11_several_failures_come_together(parent, settings):
+    """Two children fail: the call fails once, with type_str MultiError, naming each
+    child's uid and type_str."""
+    iut, c = parent()
+    a, b = unique("a"), unique("b")
+    r = c.call(SVC, "run_in_children", {"specs": [
+        [a, SVC, "raise_error", {"type_str": "KeyError", "text": "k"}],
+        [b, SVC, "raise_error", {"type_str": "ValueError", "text": "v"}]]},
+        timeout=long_wait(settings))
+    must(r.kind == "error" and r.type_str == "MultiError",
+         f"run_in_children with two failures answered {short(r.final)}")
+    tb = r.error.get("tb_str", "")
+    for n, t in ((a, "KeyError"), (b, "ValueError")):
+        must(f"('{n}', '" in tb and t in tb, f"tb_str does not name {n} and {t}: {tb[:600]!r}")
+    no_process_left(iut, [a, b])
+
+
+@pytest.mark.spec("SVC-21")
+def test_svc_21_results_in_the_order_of_the_specs(parent, settings):
+    """Without failures run_in_children returns the results in the order of its specs."""
+    iut, c = parent()
+    names = [unique("r") for _ in range(3)]
+    r = c.call(SVC, "run_in_children", {"specs": [
+        [n, SVC, "echo", {"value": i}] for i, n in enumerate(names)]}, timeout=long_wait(settings))
+    must(r.kind == "return" and msgs.same(r.value, [0, 1, 2]),
+         f"run_in_children answered {short(r.final)}, not [0, 1, 2]")
+    no_process_left(iut, names)
+
+
+@pytest.mark.spec("SVC-24", "SVC-20")
+def test_svc_24_a_killed_child_fails_the_call_and_the_iut_serves_on(
+        parent, fresh_conn_factory, settings):
+    """kill -9 of a child while run_in_child waits for it (spawn_kill): the call fails
+    with ActorDied saying how the process ended, and the IUT keeps serving."""
+    iut, c = parent()
+    name = unique("w")
+    cid = c.command(SVC, "run_in_child", {"name": name, "ns": SVC, "func": "sleep_forever",
+                                          "kwargs": {}})
+    c.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    other = fresh_conn_factory(target=iut)
+    wait_running(other, [name], settings.prompt)
+    r = other.call(SVC, "spawn_kill", {"name": name, "signal": 9})
+    must(r.kind == "return" and r.value == 1, f"spawn_kill answered {short(r.final)}, not 1")
+    final = c.expect(msgs.error(cid, "ActorDied"), timeout=long_wait(settings), cid=cid)
+    should("9" in final["error"].get("tb_str", ""),
+           f"the ActorDied tb_str does not say signal 9: {short(final)}")
+    r = other.call(SVC, "echo", value="still here")
+    must(r.kind == "return" and r.value == "still here", f"echo answered {short(r.final)}")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-13", "SVC-3")
+def test_sup_13_sigterm_of_the_parent_ends_and_reaps_every_child(
+        parent, fresh_conn_factory, settings):
+    """SIGTERM to a parent with a long-lived child and a child busy in run_in_child:
+    both children are cancelled and reaped, and the parent exits within 5 s."""
+    iut, c = parent()
+    d, w = unique("d"), unique("w")
+    host, port = start_child(c, d)
+    direct = fresh_conn_factory(target=Addr(host, port))
+    busy = fresh_conn_factory(target=iut)
+    busy.command(SVC, "run_in_child", {"name": w, "ns": SVC, "func": "sleep_forever",
+                                       "kwargs": {}})
+    wait_running(c, [d, w], settings.prompt)
+    t0 = time.monotonic()
+    iut.proc.send_signal(signal.SIGTERM)
+    rc = iut.wait_exit(5.0)
+    must(rc is not None, "the IUT with children still runs 5 s after SIGTERM")
+    info(f"exit status {rc} after {time.monotonic() - t0:.3f} s")
+    how = direct.closed_within(settings.prompt)
+    must(how is not None, "the long-lived child still holds its connection")
+    no_process_left(iut, [d, w], timeout=0.5)
+
+
+@pytest.mark.spec("SUP-12", "SUP-13")
+def test_sup_12_children_die_with_a_killed_parent(parent, settings):
+    """kill -9 of the parent: its children (one idle, one running a call) exit on their
+    own, promptly.  The suite adopts them as a subreaper to see that and reap them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip("the suite cannot become a subreaper (prctl) to watch orphans")
+    pids = []
+    try:
+        iut, c = parent()
+        d, w = unique("d"), unique("w")
+        start_child(c, d)
+        c.command(SVC, "run_in_child", {"name": w, "ns": SVC, "func": "sleep_forever",
+                                        "kwargs": {}})
+        pids = [x[2] for x in wait_running_on_new_conn(iut, [d, w], settings)]
+        iut.proc.kill()
+        iut.proc.wait(settings.timeout)
+        deadline = time.monotonic() + settings.prompt
+        left = set(pids)
+        while left and time.monotonic() < deadline:
+            for pid in list(left):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done == pid:
+                    left.discard(pid)
+            time.sleep(0.01)
+        must(not left, f"children {sorted(left)} still run {settings.prompt:g} s after their "
+                       f"parent was killed")
+        left = left_behind(iut.pid, [d, w])
+        must(not left, "processes left: " + "; ".join(left))
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def wait_running_on_new_conn(iut, names, settings):
+    with Conn.connect(iut.host, iut.port, settings.codec, timeout=settings.timeout) as c:
+        c.handshake()
+        return wait_running(c, names, settings.prompt)
+
+
+@pytest.mark.spec("SVC-19")
+@pytest.mark.parametrize("func,kwargs", [
+    ("run_in_child", {"name": "x", "ns": SVC, "func": "echo"}),
+    ("run_in_child", {"name": "x", "ns": SVC, "func": "echo", "kwargs": {}, "extra": 1}),
+    ("run_in_children", {}),
+    ("spawn_start", {}),
+    ("spawn_cancel", {"name": "x", "extra": 1}),
+    ("spawn_kill", {"name": "x"}),
+    ("spawn_list", {"extra": 1}),
+    ("spawn_info", {"extra": 1}),
+    ("spawn_stubborn", {}),
+    ("spawn_crash", {"type_str": "E"}),
+], ids=["run_in_child-missing", "run_in_child-extra", "run_in_children-missing",
+        "spawn_start-missing", "spawn_cancel-extra", "spawn_kill-missing", "spawn_list-extra",
+        "spawn_info-extra", "spawn_stubborn-missing", "spawn_crash-missing"])
+def test_svc_19_supervision_functions_take_exactly_their_kwargs(parent, func, kwargs):
+    """Every supervision function is there, and kwargs that do not fit it are answered
+    with one TypeError error and no functype (RPC-4)."""
+    iut, c = parent()
+    r = c.call(SVC, func, kwargs)
+    must(r.functype is None and r.type_str == "TypeError",
+         f"{func}({short(kwargs)}) answered functype={r.functype} {short(r.final)}")
+    must(children(c) == [], "a refused call started a child")
+
+
+@pytest.mark.spec("SVC-22", "SVC-23")
+def test_svc_22_names_of_running_children_are_unique(parent, settings):
+    """spawn_start refuses the name of a running child of its own with ValueError;
+    spawn_cancel of a name no such child has fails with KeyError."""
+    iut, c = parent()
+    name = unique("d")
+    start_child(c, name)
+    r = c.call(SVC, "spawn_start", {"name": name})
+    must(r.kind == "error" and r.type_str == "ValueError",
+         f"a second spawn_start({name!r}) answered {short(r.final)}")
+    r = c.call(SVC, "spawn_cancel", {"name": unique("nobody")})
+    must(r.kind == "error" and r.type_str == "KeyError",
+         f"spawn_cancel of an unknown name answered {short(r.final)}")
+    r = c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    must(r.kind == "return" and r.value is True, f"spawn_cancel answered {short(r.final)}")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SVC-27", "SVC-28", "SVC-26")
+def test_svc_27_child_only_functions_refused_outside_a_child(parent):
+    """spawn_stubborn and spawn_crash fail with RuntimeError in an actor that is not a
+    child, and spawn_info there shows no init map."""
+    iut, c = parent()
+    for func, kwargs in (("spawn_stubborn", {"ignore_sigterm": False}),
+                         ("spawn_crash", {"type_str": "E", "text": "t"})):
+        r = c.call(SVC, func, kwargs)
+        must(r.kind == "error" and r.type_str == "RuntimeError",
+             f"{func} outside a child answered {short(r.final)}")
+    r = c.call(SVC, "spawn_info")
+    must(r.kind == "return" and isinstance(r.value, dict) and r.value.get("init") is None
+         and msgs.same(r.value.get("uid"), list(c.peer_uid))
+         and msgs.same(r.value.get("sockaddr"), [iut.host, iut.port]),
+         f"spawn_info of the IUT answered {short(r.final)}")
+    r = c.call(SVC, "echo", value=1)
+    must(r.kind == "return", "the IUT stopped serving")
+
+
+# --- the IUT as a child ------------------------------------------------------
+
+class ChildRun:
+    """The IUT started as a child, with the suite as its parent."""
+
+    def __init__(self, settings, case, name):
+        self.settings = settings
+        self.name = name
+        self.uuid = new_cid()
+        self.lsock = socket.create_server((settings.host, 0))
+        self.lsock.settimeout(settings.timeout)
+        self.port = self.lsock.getsockname()[1]
+        self.uid = ("scwire-conform-parent", new_cid())
+        program = shlex.split(settings.iut_cmd)[0]
+        self.argv = [program, "--uid", repr_uid(name, self.uuid),
+                     "--parent_addr", f"('{settings.host}', {self.port})",
+                     "--codec", settings.codec]
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.chan = None
+        try:
+            sock, _ = self.lsock.accept()
+        except socket.timeout:
+            self.stop()
+            must(False, f"the child did not connect to its parent within "
+                        f"{settings.timeout:g} s: {' '.join(self.argv)}")
+        self.chan = Conn(sock, settings.codec, log=case.wire_log, timeout=settings.timeout,
+                         accepted=True)
+
+    def init_map(self, **over):
+        m = {"_parent_main_data": {}, "enable_modules": {SVC: "scwire_service"},
+             "_arb_addr": None, "bind_host": self.settings.host, "bind_port": 0,
+             "_runtime_vars": {"_debug_mode": False, "_is_root": False,
+                               "_root_mailbox": [self.settings.host, self.port]}}
+        m.update(over)
+        return m
+
+    def cmd(self, func, kwargs=None, ns=SVC):
+        cid = new_cid()
+        self.chan.send({"cmd": [ns, func, kwargs or {}, list(self.uid), cid]})
+        return cid
+
+    def result(self, cid, timeout=None):
+        return self.chan.result(cid, "asyncfunc", timeout)
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        if self.chan:
+            self.chan.close()
+        self.lsock.close()
+
+
+@pytest.fixture
+def child_run(settings, case):
+    """Start the IUT as a child; the child runs are stopped (and reaped) afterwards."""
+    if not settings.iut_cmd:
+        pytest.skip("needs the IUT's program; this run attaches to a running IUT")
+    if not settings.ref_flags:
+        pytest.skip("starting the IUT as a child needs scwire-ref's command line "
+                    "(--uid, --parent_addr); pass --iut-ref-flags if it takes it")
+    runs = []
+
+    def start(name=None):
+        run = ChildRun(settings, case, name or unique("kid"))
+        runs.append(run)
+        return run
+    yield start
+    for run in runs:
+        run.stop()
+
+
+@pytest.mark.spec("SUP-2", "SUP-5", "REG-11", "SELF-8")
+def test_sup_2_child_handshakes_takes_the_init_map_registers_then_serves(
+        child_run, registry_server, fresh_conn_factory, settings):
+    """The child connects to the address on its command line, sends the uid from it,
+    takes the init map as the first message, listens where it says, registers with
+    _arb_addr, and only then answers the command sent right after the map; its answer
+    to self.cancel comes before its parent channel closes, and it unregisters."""
+    run = child_run()
+    uid = run.chan.recv_uid()
+    must(msgs.same(uid, [run.name, run.uuid]),
+         f"the child's handshake uid {uid} is not its --uid {[run.name, run.uuid]}")
+    server = registry_server()
+    run.chan.send_uid(*run.uid)
+    run.chan.send(run.init_map(_arb_addr=[server.host, server.port]))
+    cid = run.cmd("spawn_info")
+    r = run.result(cid)
+    conn, msg = server.wait_command("register_actor", 0)
+    must(msg is not None, "the child answered its parent's command before it registered")
+    must(r.kind == "return" and isinstance(r.value, dict), f"spawn_info answered {short(r.final)}")
+    addr = r.value.get("sockaddr")
+    must(msgs.same(msg["cmd"][2].get("sockaddr"), addr),
+         f"registered {short(msg['cmd'][2].get('sockaddr'))}, listening at {short(addr)}")
+    must(addr[0] == settings.host, f"the child listens on {addr[0]}, not bind_host {settings.host}")
+    d = fresh_conn_factory(target=Addr(addr[0], addr[1]))
+    must(msgs.same(d.peer_uid, [run.name, run.uuid]), f"uid {d.peer_uid} at the child's listener")
+    cid = run.cmd("cancel", ns="self")
+    r = run.result(cid)
+    must(r.kind == "return" and r.value is True, f"self.cancel answered {short(r.final)}")
+    # The acknowledgement came first (result() would have seen the close); then the
+    # channel ends.
+    how = run.chan.closed_within(settings.prompt)
+    must(how is not None, "the child kept its parent channel open after self.cancel")
+    should(None in run.chan.drained, "CAN-4: the child closed the channel it opened without nil")
+    rc = run.wait_exit(settings.prompt + 0.5)
+    must(rc == 0, f"the child's exit status after self.cancel is {rc}")
+    conn, msg = server.wait_command("unregister_actor", settings.prompt)
+    must(msg is not None, "the child did not unregister on its way out (REG-12)")
+
+
+@pytest.mark.spec("SUP-4", "SEC-7")
+def test_sup_4_unknown_keys_ignored_and_no_init_map_on_other_channels(
+        child_run, fresh_conn_factory, settings):
+    """Keys beside the six are ignored; an init map sent to the child's listener by
+    anyone else is not taken (that connection is refused as malformed input) and the
+    child keeps the map of its parent."""
+    run = child_run()
+    run.chan.handshake(*run.uid)
+    first = run.init_map(_unknown_key={"x": 1}, another=[1, 2])
+    run.chan.send(first)
+    r = run.result(run.cmd("spawn_info"))
+    must(r.kind == "return", f"with unknown keys the child answered {short(r.final)}")
+    host, port = r.value["sockaddr"]
+    other = fresh_conn_factory(target=Addr(host, port))
+    other.send(run.init_map(bind_port=1, _arb_addr=["10.0.0.1", 1]))
+    how = other.closed_within(settings.prompt)
+    should(how is not None, "an init map on another channel did not close that channel "
+                            "(it is no valid message there)")
+    r = run.result(run.cmd("spawn_info"))
+    must(r.kind == "return" and msgs.same(r.value.get("init"), first),
+         f"the child's init map changed: {short(r.final)}")
+    must(run.proc.poll() is None, "the child exited")
+
+
+@pytest.mark.spec("SUP-6", "MSG-4")
+@pytest.mark.parametrize("bad", [
+    {"bind_port": "not-a-port"}, {"enable_modules": {"scwire_absent": "/nowhere"}},
+    {"_runtime_vars": []}, None,
+], ids=["bind_port-str", "unknown-module", "runtime_vars-array", "missing-bind_host"])
+def test_sup_6_bad_init_map_is_an_actor_level_error_and_exit(child_run, settings, bad):
+    """An init map the child cannot apply: an error without cid goes to the parent and
+    the child exits with a non-zero status."""
+    run = child_run()
+    run.chan.handshake(*run.uid)
+    m = run.init_map(**(bad or {}))
+    if bad is None:
+        del m["bind_host"]
+    run.chan.send(m)
+    msg = run.chan.expect(msgs.Pattern("an error without cid",
+                                       lambda x: isinstance(x, dict) and set(x) == {"error"}
+                                       and isinstance(x["error"], dict)
+                                       and isinstance(x["error"].get("type_str"), str)))
+    info(f"actor-level error: {short(msg)}")
+    rc = run.wait_exit(settings.prompt)
+    must(rc is not None and rc != 0, f"the child's exit status is {rc}, not non-zero")
+
+
+@pytest.mark.spec("SUP-12", "CAN-3")
+def test_sup_12_child_exits_when_its_parent_channel_ends(child_run, fresh_conn_factory, settings):
+    """The parent channel ends (EOF): the child cancels its tasks, closes its other
+    connections and exits promptly."""
+    run = child_run()
+    run.chan.handshake(*run.uid)
+    run.chan.send(run.init_map())
+    r = run.result(run.cmd("spawn_info"))
+    host, port = r.value["sockaddr"]
+    other = fresh_conn_factory(target=Addr(host, port))
+    other.open_context(SVC, "ctx_no_stream", value=None)
+    t0 = time.monotonic()
+    run.chan.close()
+    rc = run.wait_exit(settings.prompt)
+    must(rc is not None, f"the child still runs {settings.prompt:g} s after its parent's "
+                         f"channel ended")
+    must(other.closed_within(settings.prompt) is not None, "the child's other channel stays open")
+    info(f"exit status {rc} after {time.monotonic() - t0:.3f} s")
+
+
+@pytest.mark.spec("MSG-4", "SVC-28", "SUP-10")
+def test_msg_4_actor_level_error_goes_only_to_the_parent(child_run, fresh_conn_factory, settings):
+    """spawn_crash called over another connection: the actor-level error goes to the
+    parent channel, never to that connection, and the child exits non-zero."""
+    run = child_run()
+    run.chan.handshake(*run.uid)
+    run.chan.send(run.init_map())
+    r = run.result(run.cmd("spawn_info"))
+    host, port = r.value["sockaddr"]
+    other = fresh_conn_factory(target=Addr(host, port))
+    cid = other.command(SVC, "spawn_crash", {"type_str": "ScwireCrash", "text": "t"})
+    msg = run.chan.expect(msgs.Pattern("an error without cid",
+                                       lambda x: isinstance(x, dict) and set(x) == {"error"}))
+    must(msg["error"].get("type_str") == "ScwireCrash", f"actor-level error {short(msg)}")
+    other.closed_within(settings.prompt)
+    stray = [m for m in other.drained if isinstance(m, dict) and "error" in m and "cid" not in m]
+    must(not stray, f"an actor-level error went to a connection that is not the parent's: "
+                    f"{short(stray)}")
+    rc = run.wait_exit(settings.prompt)
+    must(rc is not None and rc != 0, f"the child's exit status is {rc}")
