@@ -34,7 +34,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest bench bench-run bench-build install clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke bench bench-run bench-build install clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -43,6 +43,8 @@ help:
 	@echo "make conformance   run the conformance suite against the reference runtime"
 	@echo "make check         every test"
 	@echo "make tools-test    tests of scwire-tap, scwire-trace, scwire-send, the dissector"
+	@echo "make fuzz-smoke    every fuzz target for FUZZ_SMOKE_SECONDS (30), then the regression replay"
+	@echo "make fuzz TARGET=fuzz_actor SECONDS=600   one long fuzzing run"
 	@echo "make bench         benchmarks: a table, and results in tools/bench/results/"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
@@ -99,11 +101,24 @@ conformance-run: all
 # deps must finish before anything is compiled, so the real work is a
 # second make started after it (its pkg-config lookups then see msgpack).
 check: deps
+	@sh tools/install-deps --fuzz
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run
+check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run fuzz-smoke
 
 conformance: deps
 	@$(MAKE) --no-print-directory conformance-run
+
+# In-process fuzzing (fuzz/README.md).  An empty FUZZ_CFLAGS keeps a global
+# CFLAGS from replacing the sanitizer flags of fuzz/build.sh.
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS ?=
+FUZZ_ENV = CC="$(FUZZ_CC)" CFLAGS="$(FUZZ_CFLAGS)" PYTHON="$(PYTHON)" OUT="$(BUILD)/fuzz"
+FUZZ_SMOKE_SECONDS ?= 30
+fuzz-smoke:
+	$(FUZZ_ENV) sh fuzz/smoke.sh $(FUZZ_SMOKE_SECONDS)
+fuzz:
+	@test -n "$(TARGET)" || { echo "usage: make fuzz TARGET=fuzz_codec|fuzz_msg|fuzz_actor|fuzz_registry [SECONDS=600]" >&2; exit 2; }
+	$(FUZZ_ENV) sh fuzz/smoke.sh $(or $(SECONDS),600) $(TARGET)
 
 # Benchmarks: figures and ratios, never part of check (tools/bench/README.md).
 BENCH_DIR    = $(BUILD)/bench

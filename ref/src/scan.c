@@ -223,15 +223,17 @@ int sc_scan(sc_scanner *s, const uint8_t *buf, size_t len, const sc_limits *lim,
     }
     for (;;) {
         uint64_t pos = s->pos;
-        if (pos >= len) {
-            /* Some item is still expected and it takes at least one byte. */
-            if (pos >= lim->max_frame)
-                return sc_err_set(err, SC_ELIMIT,
-                                  "message is still incomplete at offset %llu with %u "
-                                  "containers open, past the message limit of %zu bytes",
-                                  (unsigned long long)pos, s->depth, lim->max_frame);
+        /* Some item is still expected and it takes at least one byte.  The
+         * limit is checked before the byte is read, so that the verdict does
+         * not depend on how the stream was split (a byte past the limit
+         * is never looked at). */
+        if (pos >= lim->max_frame)
+            return sc_err_set(err, SC_ELIMIT,
+                              "message is still incomplete at offset %llu with %u "
+                              "containers open, past the message limit of %zu bytes",
+                              (unsigned long long)pos, s->depth, lim->max_frame);
+        if (pos >= len)
             return SC_AGAIN;
-        }
         struct head h;
         if (head_of(buf[pos], &h) != 0)
             return sc_err_set(err, SC_EPROTO, "byte 0xc1 at offset %llu is not valid msgpack",

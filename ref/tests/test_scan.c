@@ -707,9 +707,33 @@ static void test_million_entry_array_fed_byte_by_byte_is_linear(void)
     free(p);
 }
 
+/* Regression (fuzz/regressions/fuzz_codec/scan-error-code-depends-on-chunking):
+ * a 0xc1 just past max_frame gave SC_EPROTO when scanned whole and SC_ELIMIT
+ * when fed byte by byte.  The byte past the limit is never read now, so the
+ * verdict is the same however the stream was split. */
+static void test_verdict_past_the_frame_limit_does_not_depend_on_splits(void)
+{
+    static const uint8_t in[] = { 0x93, 0xa7, 'a', 'a', 'a', 'a', 'a', 'a', 'a',
+                                  0xa6, 'b', 'b', 'b', 'b', 'b', 'b', 0xc1 };
+    sc_limits lim = defaults();
+    lim.max_frame = 16;
+    size_t obj_len;
+    sc_err err;
+    sc_scanner s;
+    sc_scan_reset(&s);
+    CU_ASSERT_EQUAL(sc_scan(&s, in, sizeof(in), &lim, &obj_len, &err), SC_ELIMIT);
+    int rc = SC_AGAIN;
+    sc_scan_reset(&s);
+    for (size_t n = 1; n <= sizeof(in) && rc == SC_AGAIN; n++)
+        rc = sc_scan(&s, in, n, &lim, &obj_len, &err);
+    CU_ASSERT_EQUAL(rc, SC_ELIMIT);
+}
+
 int register_scan_tests(void)
 {
     static CU_TestInfo tests[] = {
+        { "verdict_past_the_frame_limit_does_not_depend_on_splits",
+          test_verdict_past_the_frame_limit_does_not_depend_on_splits },
         { "fixed_size_scalars", test_fixed_size_scalars },
         { "str_formats", test_str_formats },
         { "bin_formats", test_bin_formats },
