@@ -3,19 +3,19 @@
 
 The same conversation must work however TCP splits it; every msgpack form must
 be accepted and types kept; a codec error must close only the connection that
-carried it.  Cases that send bad bytes keep a channel open beside (the
-bystander, with a live context) and check that it is unaffected and that a new
-connection is served.
+carried it.  Cases that send bad bytes run in the `hostile` frame
+(bystander.py): sanity echoes first and last, a bystander channel streaming
+echoes throughout, and the blast-radius grade in the observation.
 """
-import time
 
 import msgpack
 import pytest
 
 from scwire_conform import mpk, msgs, normalize
+from scwire_conform.bystander import CLOSED, DOWN, REJECTED, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid, same
-from scwire_conform.verdict import Violation, info, must
+from scwire_conform.verdict import must
 from scwire_conform.wire import SERVICE
 from scwire_conform.wirelog import short
 
@@ -29,13 +29,6 @@ def conversation(c):
     c.call(SERVICE, "no_such_function")
 
 
-def open_bystander(factory):
-    """A channel with a live ctx_echo context, to be checked after the bad input."""
-    c = factory()
-    ctx = c.open_context(SERVICE, "ctx_echo", first="bystander")
-    return c, ctx
-
-
 def check_bystander(c, ctx):
     ctx.send_yield("still there")
     m = ctx.next()
@@ -46,22 +39,13 @@ def check_bystander(c, ctx):
     must(msgs.ret(ctx.cid, 1)(final), f"the bystander's context ended with {short(final)}")
 
 
-def serves_new_connection(factory):
-    c = factory()
-    r = c.call(SERVICE, "echo", value="new")
-    must(r.kind == "return" and r.value == "new", f"a new connection got {short(r.final)}")
-
-
-def expect_closed(c, settings, why):
-    how = c.closed_within(settings.prompt)
-    must(how is not None, f"expected the IUT to close the connection within "
-                          f"{settings.prompt:g} s after {why}; observed it still open")
-    got = list(c.drained)
-    if c.peer_uid is None and got and msgs.is_uid(got[0]):
-        got = got[1:]   # the IUT's uid, sent at once (HS-1) and not read yet
-    extra = [m for m in got if m is not None]
-    must(not extra, f"expected at most nil before the close after {why}; observed "
-                    + ", ".join(short(m) for m in extra))
+def closed_quietly(h, c, why):
+    """Row check of a connection the IUT must close: at most nil before the close."""
+    def check():
+        extra = [m for m in h.replies(c) if m is not None]
+        must(not extra, f"expected at most nil before the close after {why}; observed "
+                        + ", ".join(short(m) for m in extra))
+    h.check(check)
 
 
 def strict_conversation(c):
@@ -225,31 +209,36 @@ def test_svc_8_nested_values_echoed(conn):
     conn.expect(msgs.ret(cid, value))
 
 
-@pytest.mark.spec("FRAME-12")
+@pytest.mark.spec("FRAME-12", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
+@pytest.mark.tractor_kills
 @pytest.mark.parametrize("when", ["after-handshake", "as-uid"])
-def test_frame_12_byte_c1_closes_only_that_connection(fresh_conn_factory, settings, when):
+def test_frame_12_byte_c1_closes_only_that_connection(hostile, when):
     """The never-used byte 0xc1 (framed as one message with lenprefix) makes the IUT
-    close that connection promptly; a channel with a live context and new
-    connections are unaffected."""
-    bystander, ctx = open_bystander(fresh_conn_factory)
-    c = fresh_conn_factory(handshake=(when == "after-handshake"))
-    c.send_body(b"\xc1", note="never-used byte 0xc1")
-    expect_closed(c, settings, "the byte 0xc1")
-    check_bystander(bystander, ctx)
-    serves_new_connection(fresh_conn_factory)
+    close that connection promptly; a channel streaming echoes and new connections
+    are unaffected."""
+    with hostile(allowed=(CLOSED,), tractor=DOWN) as h:
+        c = h.conn(handshake=(when == "after-handshake"))
+        c.send_body(b"\xc1", note="never-used byte 0xc1")
+        closed_quietly(h, c, "the byte 0xc1")
 
 
-@pytest.mark.spec("FRAME-9")
+@pytest.mark.spec("FRAME-9", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
+@pytest.mark.tractor_kills
 @pytest.mark.parametrize("where", ["message", "deep-in-kwargs", "map-key", "uid"])
-def test_frame_9_invalid_utf8_closes_connection(fresh_conn_factory, settings, where):
+def test_frame_9_invalid_utf8_closes_connection(hostile, where):
     """A str holding invalid UTF-8 (bytes c3 28), whether it is the whole message, deep
     inside a command's kwargs, a map key or in the uid, makes the IUT close that
     connection promptly, and nothing else is affected."""
     bad = mpk.str_(b"\xc3\x28", 8, raw=True)
-    bystander, ctx = open_bystander(fresh_conn_factory)
-    c = fresh_conn_factory(handshake=(where != "uid"))
+    with hostile(allowed=(CLOSED,), tractor=DOWN) as h:
+        c = h.conn(handshake=(where != "uid"))
+        c.send_body(utf8_body(c, bad, where), note=f"invalid UTF-8 ({where})")
+        closed_quietly(h, c, f"invalid UTF-8 ({where})")
+
+
+def utf8_body(c, bad, where):
     if where == "message":
         body = bad
     elif where == "uid":
@@ -260,51 +249,46 @@ def test_frame_9_invalid_utf8_closes_connection(fresh_conn_factory, settings, wh
         value = mpk.array([mpk.map_([(mpk.obj("x"), inner)])])
         body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]),
                            c.uid, new_cid())
-    c.send_body(body, note=f"invalid UTF-8 ({where})")
-    expect_closed(c, settings, f"invalid UTF-8 ({where})")
-    check_bystander(bystander, ctx)
-    serves_new_connection(fresh_conn_factory)
+    return body
 
 
-@pytest.mark.spec("FRAME-5")
+@pytest.mark.spec("FRAME-5", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("kind", ["trailing-bytes", "empty", "incomplete-object"])
-def test_frame_5_lenprefix_bad_frame_body_closes(fresh_conn_factory, settings, kind):
+def test_frame_5_lenprefix_bad_frame_body_closes(hostile, settings, kind):
     """With lenprefix, a frame whose body is not exactly one msgpack object (bytes
     after the object, an empty body, an incomplete object) makes the IUT close that
     connection, and nothing else is affected."""
     if settings.codec != "lenprefix":
         pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
-    bystander, ctx = open_bystander(fresh_conn_factory)
-    c = fresh_conn_factory()
-    good = mpk.obj({"cmd": [SERVICE, "echo", {"value": 1}, list(c.uid), new_cid()]})
-    body = {"trailing-bytes": good + b"\xc0", "empty": b"", "incomplete-object": good[:-3]}[kind]
-    c.send_raw(HEADER.pack(len(body)) + body, note=f"lenprefix frame: {kind}")
-    expect_closed(c, settings, f"a frame with {kind}")
-    check_bystander(bystander, ctx)
-    serves_new_connection(fresh_conn_factory)
+    with hostile(allowed=(CLOSED,)) as h:
+        c = h.conn()
+        good = mpk.obj({"cmd": [SERVICE, "echo", {"value": 1}, list(c.uid), new_cid()]})
+        body = {"trailing-bytes": good + b"\xc0", "empty": b"",
+                "incomplete-object": good[:-3]}[kind]
+        c.send_raw(HEADER.pack(len(body)) + body, note=f"lenprefix frame: {kind}")
+        closed_quietly(h, c, f"a frame with {kind}")
 
 
-@pytest.mark.spec("FRAME-13")
+@pytest.mark.spec("FRAME-13", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("cut", ["mid-message-close", "mid-message-reset", "mid-header-close",
                                  "mid-uid-close"])
-def test_frame_13_truncated_message_then_end(fresh_conn_factory, cut):
+def test_frame_13_truncated_message_then_end(hostile, cut):
     """A connection that ends (FIN or RST) in the middle of a message (of a lenprefix
-    header, or of the uid) is a normal channel end: a channel with a live context
-    and new connections are unaffected."""
-    bystander, ctx = open_bystander(fresh_conn_factory)
-    c = fresh_conn_factory(handshake=not cut.startswith("mid-uid"))
-    if cut.startswith("mid-uid"):
-        data = c.codec.encode(["scwire-conform", new_cid()])
-    else:
-        data = c.codec.encode({"cmd": [SERVICE, "echo", {"value": "x" * 100}, list(c.uid),
-                                       new_cid()]})
-    n = 2 if cut.startswith("mid-header") else len(data) // 2
-    c.send_raw(data[:n], note=f"first {n} of {len(data)} bytes")
-    (c.abort if cut.endswith("reset") else c.close)()
-    check_bystander(bystander, ctx)
-    serves_new_connection(fresh_conn_factory)
+    header, or of the uid) is a normal channel end: a channel streaming echoes and
+    new connections are unaffected."""
+    with hostile(allowed=(SERVED,)) as h:
+        c = h.conn(handshake=not cut.startswith("mid-uid"))
+        if cut.startswith("mid-uid"):
+            data = c.codec.encode(["scwire-conform", new_cid()])
+        else:
+            data = c.codec.encode({"cmd": [SERVICE, "echo", {"value": "x" * 100},
+                                           list(c.uid), new_cid()]})
+        n = 2 if cut.startswith("mid-header") else len(data) // 2
+        c.send_raw(data[:n], note=f"first {n} of {len(data)} bytes")
+        (c.abort if cut.endswith("reset") else c.close)()
+        h.dropped(c)
 
 
 @pytest.mark.spec("FRAME-14")
@@ -324,44 +308,48 @@ def test_frame_14_concurrent_replies_never_interleave(conn):
         conn.expect(msgs.stop(cid), cid=cid)
 
 
-@pytest.mark.spec("FRAME-11")
+@pytest.mark.spec("FRAME-11", "SEC-1")
 @pytest.mark.info_only
 @pytest.mark.may_kill
-def test_frame_11_ext_value_in_echo(fresh_conn_factory, settings):
+def test_frame_11_ext_value_in_echo(hostile, settings):
     """Ext values (type 5 with 3 bytes as fixext, type 100 with 20 bytes as ext8) in
     echo's value are either refused as a codec error (the connection closes) or
     returned unchanged."""
-    c = fresh_conn_factory()
-    cid = new_cid()
-    # Negative type codes are reserved by msgpack (-1 is the timestamp); the
-    # application range 0..127 is what an IUT would pass on.
-    value = mpk.array([mpk.ext(5, b"\x01\x02\x03"), mpk.ext(100, b"x" * 20, 8)])
-    c.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, cid),
-                note="echo of ext values")
-    t0 = time.monotonic()
-    how = c.closed_within(settings.prompt)
-    if how:
-        info(f"ext refused: the IUT closed the connection ({how}) after "
-             f"{time.monotonic() - t0:.2f} s")
-        return
-    got = c.drained
-    expected = [msgpack.ExtType(5, b"\x01\x02\x03"), msgpack.ExtType(100, b"x" * 20)]
-    must(len(got) == 2 and msgs.functype(cid, "asyncfunc")(got[0])
-         and msgs.ret(cid, expected)(got[1]),
-         f"ext accepted but not echoed unchanged: {', '.join(short(m) for m in got)}")
-    info("ext accepted and echoed unchanged")
+    with hostile(allowed=(SERVED, CLOSED), tractor=SERVED) as h:
+        c = h.conn(usable=SERVED)
+        cid = new_cid()
+        # Negative type codes are reserved by msgpack (-1 is the timestamp); the
+        # application range 0..127 is what an IUT would pass on.
+        value = mpk.array([mpk.ext(5, b"\x01\x02\x03"), mpk.ext(100, b"x" * 20, 8)])
+        c.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid,
+                                cid), note="echo of ext values")
+
+        def check():
+            if h.grade_of(c) == CLOSED:
+                h.note("ext refused: the IUT closed the connection")
+                return
+            got = [m for m in h.replies(c) if isinstance(m, dict) and m.get("cid") == cid]
+            expected = [msgpack.ExtType(5, b"\x01\x02\x03"), msgpack.ExtType(100, b"x" * 20)]
+            must(len(got) == 2 and msgs.functype(cid, "asyncfunc")(got[0])
+                 and msgs.ret(cid, expected)(got[1]),
+                 f"ext accepted but not echoed unchanged: {', '.join(short(m) for m in got)}")
+            h.note("ext accepted and echoed unchanged")
+        h.check(check)
 
 
-@pytest.mark.spec("FRAME-1")
-def test_frame_1_second_uid_starts_no_new_channel(conn, settings):
+@pytest.mark.spec("FRAME-1", "SEC-3", "SEC-1", "SEC-2")
+@pytest.mark.may_kill
+@pytest.mark.tractor_kills
+def test_frame_1_second_uid_starts_no_new_channel(hostile):
     """A second uid sent on an established channel starts no new channel: it is
     rejected or the connection closes, and if the connection lives on, its context
     is still reached as the first uid's."""
-    ctx = conn.open_context(SERVICE, "ctx_echo", first=None)
-    conn.send(["someone-else", new_cid()])
-    try:
-        conn.barrier(timeout=settings.prompt)
-    except Violation:
-        must(conn.closed, "the connection neither answers nor closes after a second uid")
-        return
-    check_bystander(conn, ctx)
+    with hostile(allowed=(REJECTED, CLOSED), tractor=DOWN) as h:
+        conn = h.conn()
+        ctx = conn.open_context(SERVICE, "ctx_echo", first=None)
+        conn.send(["someone-else", new_cid()])
+
+        def check():
+            if h.grade_of(conn) == REJECTED:
+                check_bystander(conn, ctx)
+        h.check(check)

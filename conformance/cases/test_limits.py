@@ -3,8 +3,11 @@
 
 Crossing cases run against an IUT of their own started with small limits
 (scwire-ref's flags), so that the suite knows them and crossing them is cheap;
-without those flags they are skipped.  The minimum-acceptance cases (LIM-14)
-run against the session IUT, whose limits must be at least the minimums.
+without those flags they are skipped.  They run in the `hostile` frame
+(bystander.py): sanity echoes first and last, a bystander channel streaming
+echoes throughout, the blast-radius grade in the observation.  The
+minimum-acceptance cases (LIM-14) run against the session IUT, whose limits
+must be at least the minimums.
 """
 import struct
 import time
@@ -12,9 +15,10 @@ import time
 import pytest
 
 from scwire_conform import mpk, msgs
+from scwire_conform.bystander import CLOSED, DOWN, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import Violation, info, must, should
+from scwire_conform.verdict import Violation, must, should
 from scwire_conform.wire import SERVICE, Closed
 from scwire_conform.wirelog import short
 
@@ -39,16 +43,10 @@ def send_until_closed(c, data, chunk=16384):
         pass
 
 
-def expect_closed(c, settings, why):
-    how = c.closed if c.closed else c.closed_within(settings.prompt)
-    must(how is not None, f"expected the connection closed within {settings.prompt:g} s "
-                          f"after {why}; observed it still open")
-
-
-def survivor(factory, iut):
-    c = factory(target=iut)
-    r = c.call(SERVICE, "echo", value="still serving")
-    must(r.kind == "return", f"a new connection got {short(r.final)}")
+def wait_closed(c, settings):
+    """Let the IUT close c (the grading then sees it closed)."""
+    if not c.closed:
+        c.closed_within(settings.prompt)
 
 
 def nested(levels):
@@ -56,78 +54,81 @@ def nested(levels):
     return b"\x91" * levels + b"\xc0"
 
 
-@pytest.mark.spec("LIM-2")
+@pytest.mark.spec("LIM-2", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
-def test_lim_2_oversized_message_closes_connection(small, fresh_conn_factory, settings):
+def test_lim_2_oversized_message_closes_connection(small, hostile, settings):
     """A command larger than the 64 KiB message limit, made of small strs (no single
     item over a limit), makes the IUT close the connection; with msgpack the first
     66000 bytes, still an incomplete message, suffice."""
-    c = fresh_conn_factory(target=small)
-    items = [mpk.str_("s" * 28) for _ in range(2500)]
-    value = mpk.array(items, 16)
-    body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, new_cid())
-    data = body[:66000] if c.codec.name == "msgpack" else c.codec.frame(body)
-    send_until_closed(c, data)
-    expect_closed(c, settings, f"{len(data)} bytes of a {len(body)}-byte message")
-    survivor(fresh_conn_factory, small)
+    with hostile(target=small, allowed=(CLOSED,)) as h:
+        c = h.conn()
+        items = [mpk.str_("s" * 28) for _ in range(2500)]
+        value = mpk.array(items, 16)
+        body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid,
+                           new_cid())
+        data = body[:66000] if c.codec.name == "msgpack" else c.codec.frame(body)
+        send_until_closed(c, data)
+        wait_closed(c, settings)
 
 
-@pytest.mark.spec("LIM-3")
+@pytest.mark.spec("LIM-3", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("size", [MAX_FRAME + 1, 2 ** 32 - 1], ids=["limit+1", "4GiB"])
-def test_lim_3_oversized_lenprefix_header_closes_at_once(small, fresh_conn_factory, settings,
-                                                         size):
+def test_lim_3_oversized_lenprefix_header_closes_at_once(settings, private_iut, hostile, size):
     """With lenprefix, a header announcing more than the message limit makes the IUT
     close the connection without waiting for the body."""
     if settings.codec != "lenprefix":
         pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
-    c = fresh_conn_factory(target=small)
-    c.send_raw(HEADER.pack(size) + b"\x81", note=f"header announcing {size} bytes")
-    expect_closed(c, settings, f"a header announcing {size} bytes")
-    survivor(fresh_conn_factory, small)
+    with hostile(target=private_iut(*SMALL), allowed=(CLOSED,)) as h:
+        c = h.conn()
+        c.send_raw(HEADER.pack(size) + b"\x81", note=f"header announcing {size} bytes")
+        wait_closed(c, settings)
 
 
-@pytest.mark.spec("LIM-4", "LIM-14")
+@pytest.mark.spec("LIM-4", "LIM-14", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
-def test_lim_4_too_deep_closes_and_the_limit_itself_is_served(small, fresh_conn_factory,
-                                                              settings):
+def test_lim_4_too_deep_closes_and_the_limit_itself_is_served(small, hostile, settings):
     """With a depth limit of 16, a command nested 16 levels deep is served and one
     nested 17 levels deep closes the connection."""
-    ok = fresh_conn_factory(target=small)
-    # The command map, cmd array and kwargs map are levels 1-3; the value's 13
-    # arrays are levels 4-16 (the nil inside is no container).
-    cid = new_cid()
-    ok.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(13))]),
-                             ok.uid, cid), note="16 levels")
-    ok.expect(msgs.functype(cid, "asyncfunc"))
-    ok.expect(msgs.ret(cid))
-    bad = fresh_conn_factory(target=small)
-    bad.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(14))]),
-                              bad.uid, new_cid()), note="17 levels")
-    expect_closed(bad, settings, "a command nested 17 levels deep")
-    survivor(fresh_conn_factory, small)
+    with hostile(target=small, allowed=(CLOSED,)) as h:
+        ok = h.factory(target=small)
+        # The command map, cmd array and kwargs map are levels 1-3; the value's 13
+        # arrays are levels 4-16 (the nil inside is no container).
+        cid = new_cid()
+        ok.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(13))]),
+                                 ok.uid, cid), note="16 levels")
+        ok.expect(msgs.functype(cid, "asyncfunc"))
+        ok.expect(msgs.ret(cid))
+        bad = h.conn()
+        bad.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(14))]),
+                                  bad.uid, new_cid()), note="17 levels")
+        wait_closed(bad, settings)
 
 
-@pytest.mark.spec("LIM-4")
+@pytest.mark.spec("LIM-4", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
-def test_lim_4_deep_nesting_closes_session_iut(fresh_conn_factory, settings):
+@pytest.mark.tractor_kills
+def test_lim_4_deep_nesting_closes_session_iut(hostile, settings):
     """100 nested arrays then nil (row 32 of the hostile-input table) make the IUT
     close the connection; it keeps serving."""
-    c = fresh_conn_factory()
-    c.send_body(nested(100), note="100 nested arrays")
-    expect_closed(c, settings, "100 nested arrays")
-    r = fresh_conn_factory().call(SERVICE, "echo", value=1)
-    must(r.kind == "return", f"a new connection got {short(r.final)}")
+    with hostile(allowed=(CLOSED,), tractor=DOWN) as h:
+        c = h.conn()
+        c.send_body(nested(100), note="100 nested arrays")
+        wait_closed(c, settings)
 
 
-@pytest.mark.spec("LIM-5")
+@pytest.mark.spec("LIM-5", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("kind", ["str", "bin", "ext"])
-def test_lim_5_long_str_bin_ext_closes_from_its_header(small, fresh_conn_factory, settings, kind):
+def test_lim_5_long_str_bin_ext_closes_from_its_header(small, hostile, settings, kind):
     """A str, bin or ext declaring more bytes than the string limit (1000) makes the IUT
     close the connection, judging by its header: with msgpack only 10 of its bytes
     are sent; a lenprefix frame (whose body is read whole) carries all of them."""
-    c = fresh_conn_factory(target=small)
+    with hostile(target=small, allowed=(CLOSED,)) as h:
+        long_value(h.conn(), settings, kind)
+
+
+def long_value(c, settings, kind):
     n = MAX_STR + 1
     head = {"str": b"\xda" + struct.pack(">H", n), "bin": b"\xc5" + struct.pack(">H", n),
             "ext": b"\xc8" + struct.pack(">H", n) + b"\x05"}[kind]
@@ -136,19 +137,21 @@ def test_lim_5_long_str_bin_ext_closes_from_its_header(small, fresh_conn_factory
     body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, new_cid())
     data = c.codec.frame(body) if c.codec.prefixed else body[:body.index(value) + len(value)]
     c.send_raw(data, note=f"{kind} header declaring {n} bytes, then {sent} of them")
-    expect_closed(c, settings, f"a {kind} declaring {n} bytes")
-    survivor(fresh_conn_factory, small)
+    wait_closed(c, settings)
 
 
-@pytest.mark.spec("LIM-6")
+@pytest.mark.spec("LIM-6", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("kind", ["array", "map"])
-def test_lim_6_too_many_entries_closes_from_the_header(small, fresh_conn_factory, settings,
-                                                      kind):
+def test_lim_6_too_many_entries_closes_from_the_header(small, hostile, settings, kind):
     """An array or map declaring more entries than the limit (4096) makes the IUT close
     the connection, judging by its header: with msgpack only 4 entries follow it; a
     lenprefix frame (whose body is read whole) carries them all."""
-    c = fresh_conn_factory(target=small)
+    with hostile(target=small, allowed=(CLOSED,)) as h:
+        many_entries(h.conn(), settings, kind)
+
+
+def many_entries(c, settings, kind):
     n = MAX_ENTRIES + 1
     head = (b"\xdc" if kind == "array" else b"\xde") + struct.pack(">H", n)
     entries = [mpk.obj(i) if kind == "array" else mpk.obj(i) + mpk.NIL for i in range(n)]
@@ -157,31 +160,31 @@ def test_lim_6_too_many_entries_closes_from_the_header(small, fresh_conn_factory
     body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid, new_cid())
     data = c.codec.frame(body) if c.codec.prefixed else body[:body.index(value) + len(value)]
     c.send_raw(data, note=f"{kind} declaring {n} entries, then {sent}")
-    expect_closed(c, settings, f"an {kind} declaring {n} entries")
-    survivor(fresh_conn_factory, small)
+    wait_closed(c, settings)
 
 
-@pytest.mark.spec("LIM-7")
+@pytest.mark.spec("LIM-7", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("head", ["df0fffffff", "ddffffffff", "dbffffffff"],
                          ids=["map32-2^28", "array32-2^32", "str32-4GiB"])
-def test_lim_7_huge_declared_sizes_refused_without_allocating(fresh_conn_factory, iut, settings,
-                                                             head):
+def test_lim_7_huge_declared_sizes_refused_without_allocating(hostile, iut, settings, head):
     """A header claiming far more entries or bytes than any message can hold, followed
     by a few bytes, makes the IUT close the connection without allocating for it
     (its peak memory does not jump)."""
     before = iut.memory_peak_kb() if iut.managed else None
-    c = fresh_conn_factory()
-    body = bytes.fromhex(head) + b"\xc0" * 4
-    c.send_raw(c.codec.frame(body), note=f"header {head} and 4 bytes")
-    expect_closed(c, settings, f"the header {head}")
-    r = fresh_conn_factory().call(SERVICE, "echo", value=1)
-    must(r.kind == "return", f"a new connection got {short(r.final)}")
-    after = iut.memory_peak_kb() if iut.managed else None
-    if before is not None and after is not None:
-        must(after - before < 256 * 1024,
-             f"the IUT's peak virtual memory grew by {(after - before) // 1024} MiB")
-        info(f"peak virtual memory {before} kB before, {after} kB after")
+    with hostile(allowed=(CLOSED,)) as h:
+        c = h.conn()
+        body = bytes.fromhex(head) + b"\xc0" * 4
+        c.send_raw(c.codec.frame(body), note=f"header {head} and 4 bytes")
+        wait_closed(c, settings)
+
+        def memory():
+            after = iut.memory_peak_kb() if iut.managed else None
+            if before is not None and after is not None:
+                must(after - before < 256 * 1024,
+                     f"the IUT's peak virtual memory grew by {(after - before) // 1024} MiB")
+                h.note(f"peak virtual memory {before} kB before, {after} kB after")
+        h.check(memory)
 
 
 @pytest.mark.spec("LIM-8", "LIM-15")
@@ -287,14 +290,19 @@ def test_lim_14_minimum_values_accepted(fresh_conn_factory, what):
     c.expect(msgs.ret(cid, expected))
 
 
-@pytest.mark.spec("LIM-13")
-def test_lim_13_peer_that_never_reads_is_paused(private_iut, fresh_conn_factory, settings):
+@pytest.mark.spec("LIM-13", "SEC-1", "SEC-2")
+def test_lim_13_peer_that_never_reads_is_paused(private_iut, hostile, settings):
     """A peer that sends 100 KB echo requests and never reads the replies makes the IUT
     (output limit 1 MiB) stop reading it: of 48 MB offered it takes far less, its
     memory stays bounded, other connections are served promptly, and once the peer
     reads, every request it sent is answered."""
     iut = private_iut("--max-outbuf", "1048576")
-    deaf = fresh_conn_factory(target=iut)
+    with hostile(target=iut, allowed=(SERVED,)) as h:
+        never_reads(h, iut, settings)
+
+
+def never_reads(h, iut, settings):
+    deaf = h.conn(usable=SERVED)
     value = "z" * 100_000
     reqs = [deaf.codec.encode({"cmd": [SERVICE, "echo", {"value": value}, list(deaf.uid),
                                        new_cid()]}) for _ in range(480)]
@@ -304,7 +312,7 @@ def test_lim_13_peer_that_never_reads_is_paused(private_iut, fresh_conn_factory,
     sent = deaf.send_while_accepted(data, idle=1.0)
     must(sent < 32 * 2 ** 20, f"the IUT took {sent} of {len(data)} bytes from a peer that "
                               f"reads nothing")
-    other = fresh_conn_factory(target=iut)
+    other = h.factory(target=iut)
     t0 = time.monotonic()
     r = other.call(SERVICE, "echo", value=1)
     took = time.monotonic() - t0
@@ -326,18 +334,22 @@ def test_lim_13_peer_that_never_reads_is_paused(private_iut, fresh_conn_factory,
     if part:
         deaf.send_raw(data[sent:(whole + 1) * size], note="the rest of the last request")
         drain(1)
-    info(f"took {sent} bytes ({whole + bool(part)} requests) before pausing; all answered")
+    h.note(f"took {sent} bytes ({whole + bool(part)} requests) before pausing; all answered")
 
 
-@pytest.mark.spec("LIM-1")
+@pytest.mark.spec("LIM-1", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("bad", ["deep", "long-str", "many-entries"])
-def test_lim_1_limits_apply_to_the_handshake_uid(small, fresh_conn_factory, settings, bad):
+def test_lim_1_limits_apply_to_the_handshake_uid(small, hostile, settings, bad):
     """The message limits apply to the uid as well: a uid nested 17 deep, with a str
     over the string limit, or with more items than the entries limit closes that
     connection, and the IUT keeps serving others.  (Whether the log names the limit
     is not checked.)"""
-    c = fresh_conn_factory(target=small, handshake=False)
+    with hostile(target=small, allowed=(CLOSED,)) as h:
+        bad_uid(h.conn(handshake=False), settings, bad)
+
+
+def bad_uid(c, settings, bad):
     name, uuid = mpk.obj("n"), mpk.obj(new_cid())
     if bad == "deep":
         uid = mpk.array([name, uuid, nested(MAX_DEPTH)])   # levels 1 to 17
@@ -346,5 +358,4 @@ def test_lim_1_limits_apply_to_the_handshake_uid(small, fresh_conn_factory, sett
     else:
         uid = mpk.array([name, uuid] + [mpk.NIL] * MAX_ENTRIES, 16)
     send_until_closed(c, c.codec.frame(uid))
-    expect_closed(c, settings, f"a uid breaking a limit ({bad})")
-    survivor(fresh_conn_factory, small)
+    wait_closed(c, settings)

@@ -31,16 +31,29 @@ def read_context_end(conn, ctx):
 
 
 @pytest.mark.spec("OVR-1", "OVR-2", "LIM-11")
-@pytest.mark.parametrize("n", [65, 100])
-def test_ovr_2_overrun_without_a_stream(conn, n):
-    """n yields written at once into ctx_no_stream (which never reads) fill its 64-slot
-    buffer and are answered with exactly n - 64 StreamOverrun errors."""
+@pytest.mark.parametrize("n", [65, 100, 200])
+@pytest.mark.parametrize("how", ["one-write", "message-by-message"])
+def test_ovr_2_overrun_without_a_stream(conn, n, how):
+    """n yields written at once, or one write per message, into ctx_no_stream (which
+    never reads) fill its 64-slot buffer and are answered with exactly n - 64
+    StreamOverrun errors, and the context still ends with ContextCancelled when
+    cancelled."""
     ctx = conn.open_context(SERVICE, "ctx_no_stream", value=None)
-    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(n)])
+    yields = [{"yield": i, "cid": ctx.cid} for i in range(n)]
+    if how == "one-write":
+        conn.send_many(yields)
+    else:
+        for m in yields:
+            conn.send(m)
     for i in range(n - BUFFER):
         conn.expect(msgs.error(ctx.cid, "StreamOverrun"), cid=ctx.cid,
                     what=f"StreamOverrun error #{i + 1} of {n - BUFFER} on cid {ctx.cid}")
     conn.expect_quiet(ctx.cid, f"no more than {n - BUFFER} StreamOverrun errors")
+    ccid = conn.command("self", "_cancel_task", {"cid": ctx.cid})
+    conn.expect(msgs.error(ctx.cid, "ContextCancelled"), cid=ctx.cid)
+    r = conn.result(ccid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    info(f"{n} yields, {n - BUFFER} StreamOverrun errors, as OVR-2 counts")
 
 
 @pytest.mark.spec("OVR-3")
@@ -144,6 +157,55 @@ def test_ovr_7_other_contexts_served_while_one_is_backpressured(conn, settings):
     must(not overruns and msgs.ret(ctx.cid, 150)(final),
          f"expected return 150 and no overrun; observed {len(overruns)} overruns, {short(final)}")
     info(f"echo beside the backpressured context took {took * 1000:.1f} ms")
+
+
+PARK_MESSAGES = 1024      # the reference parking budget (limits.md, LIM-12)
+
+
+@pytest.mark.spec("OVR-7")
+@pytest.mark.info_only
+def test_ovr_7_stall_of_a_context_beside_a_backpressured_one(conn, settings):
+    """While ctx_slow_sink with backpressure (one read every 10 ms) holds 300 yields it
+    has not read (its buffer of 64 full, the rest within the parking budget of 1024
+    messages and 4 MiB), a ctx_echo context on the same connection goes on with its
+    echo round trips: the longest stall is recorded, and one longer than promptly
+    (2 s) is NON-STRICT, since the parking budget is not exhausted."""
+    n, delay = 300, 0.01
+    echo = conn.open_context(SERVICE, "ctx_echo", first=None)
+    sink = conn.open_context(SERVICE, "ctx_slow_sink", delay=delay, backpressure=True)
+    flood = [{"yield": "p" * 32, "cid": sink.cid} for _ in range(n)]
+    size = sum(len(conn.codec.encode(m)) for m in flood)
+    conn.send_many(flood)
+    rtts, i, t_start = [], 0, time.monotonic()
+    while time.monotonic() - t_start < 0.6:
+        t0 = time.monotonic()
+        echo.send_yield(i)
+        try:
+            m = conn.expect(msgs.yield_(echo.cid, i), timeout=settings.timeout, cid=echo.cid)
+        except Exception:       # a stall past the wait is a measurement, not a crash
+            rtts.append(settings.timeout)
+            break
+        rtts.append(time.monotonic() - t0)
+        i += 1
+        must(m is not None, "no echo")
+        time.sleep(0.005)       # pacing: a round trip every few ms, not a flood
+    stall = max(rtts)
+    budget_left = n - BUFFER <= PARK_MESSAGES and size <= 4 * 2 ** 20
+    info(f"{len(rtts)} echo round trips beside the backpressured sink ({n} yields, {size} "
+         f"bytes, {n - BUFFER} beyond its buffer): longest {stall * 1000:.1f} ms, median "
+         f"{sorted(rtts)[len(rtts) // 2] * 1000:.1f} ms; tractor 0.1.0a4 stops reading the "
+         f"whole channel instead (head-of-line blocking, about "
+         f"{(n - BUFFER) * delay:.1f} s here)")
+    should(not budget_left or stall <= settings.prompt,
+           f"OVR-7: the other context stalled {stall:.2f} s (over promptly, "
+           f"{settings.prompt:g} s) while the parking budget was not exhausted")
+    ccid = conn.command("self", "_cancel_task", {"cid": sink.cid})
+    conn.expect(msgs.error(sink.cid, "ContextCancelled"), cid=sink.cid,
+                timeout=settings.timeout + n * delay)
+    conn.result(ccid, timeout=settings.timeout + n * delay)
+    echo.send_stop()
+    _, _, final = echo.finish(timeout=settings.timeout + n * delay)
+    must(msgs.ret(echo.cid)(final), f"the echo context ended with {short(final)}")
 
 
 @pytest.mark.spec("OVR-8")

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """The registry (protocol.md section 10, REG) from both sides.
 
-As a registry: an IUT of the case's own, started in the registry role
-(scwire-ref's --registry-role), serves the registry methods of `self`.  As an
+As a registry: the session IUT when it runs in the registry role
+(--iut-registry), else an IUT of the case's own started with scwire-ref's
+--registry-role, serves the registry methods of `self`.  As an
 actor with a registry: an IUT started with the address of a registry run by
 the suite registers at start and unregisters at exit (REG-11, REG-12), which
 also shows how it behaves as a caller (MSG-2, CID-2, CID-3, CAN-4).
@@ -14,6 +15,7 @@ import pytest
 
 from scwire_conform import msgs
 from scwire_conform.msgs import new_cid
+from scwire_conform.profiles import outcome
 from scwire_conform.verdict import info, must, should
 from scwire_conform.wirelog import short
 
@@ -21,8 +23,11 @@ HOST = "127.0.0.1"
 
 
 @pytest.fixture
-def reg(private_iut):
-    """An IUT in the registry role."""
+def reg(private_iut, settings, iut):
+    """An IUT in the registry role: the session IUT when it is one (--iut-registry),
+    else one of the case's own started with scwire-ref's --registry-role."""
+    if settings.registry:
+        return iut
     return private_iut("--registry-role")
 
 
@@ -146,9 +151,24 @@ def test_reg_5_find_actor_exact_name_earliest_entry(reg, fresh_conn_factory):
     register(c, name + "x", new_cid(), 1003)
     got = served(c, "find_actor", name=name)
     must(msgs.same(got, [HOST, 1001]), f"find_actor({name!r}) returned {short(got)}")
-    for other in (u1, name[:-1], name.upper(), ""):
+    for other in (name[:-1], name.upper(), ""):
         got = served(c, "find_actor", name=other)
         must(got is None, f"find_actor({other!r}) returned {short(got)}, not nil")
+
+
+@pytest.mark.spec("REG-5")
+def test_reg_5_find_actor_by_uuid(reg, fresh_conn_factory, expect_profile):
+    """find_actor with the uuid of a registered entry (not its name) returns nil: names
+    are matched exactly.  tractor 0.1.0a4 matches either item of the uid, so there
+    the uuid finds the entry (--expect-profile tractor wants that)."""
+    c = fresh_conn_factory(target=reg)
+    name, uuid = unique("gamma"), new_cid()
+    register(c, name, uuid, 1004)
+    got = served(c, "find_actor", name=uuid)
+    outcome(expect_profile, f"find_actor(<its uuid>) returned {short(got)}",
+            spec="nil (REG-5: exact name match)",
+            tractor=f"returns the entry's address [{HOST}, 1004] (`name in uid`)",
+            spec_ok=got is None, tractor_ok=msgs.same(got, [HOST, 1004]))
 
 
 @pytest.mark.spec("REG-6", "REG-2")
@@ -202,15 +222,16 @@ def test_reg_9_entry_outlives_the_registering_channel(reg, fresh_conn_factory):
 
 
 @pytest.mark.spec("REG-11", "MSG-2", "CID-2", "CID-3", "CAN-4")
-def test_reg_11_registers_over_a_fresh_connection(private_iut, registry_server,
+@pytest.mark.no_chop("the IUT is the caller here; the suite writes only the registry's replies")
+def test_reg_11_registers_over_a_fresh_connection(private_iut, scripted_registry,
                                                   fresh_conn_factory, settings):
     """Started with a registry address, the IUT opens a connection, handshakes, sends
     one well-formed `self.register_actor` command with its own uid and the address
     its listener is bound to (cid a fresh uuid4), reads the reply and closes that
     connection (should with nil first)."""
-    server = registry_server()
+    server = scripted_registry()
     iut = private_iut("--registry", server.addr)
-    conn, msg = server.wait_command("register_actor", settings.prompt)
+    seen, msg = server.wait_command("register_actor", settings.prompt)
     must(msg is not None, f"no register_actor reached the registry within {settings.prompt:g} s")
     cmd = msg["cmd"]
     must(set(msg) == {"cmd"}, f"the command has keys beside cmd: {short(msg)}")
@@ -224,33 +245,34 @@ def test_reg_11_registers_over_a_fresh_connection(private_iut, registry_server,
     must(msgs.same(cmd[2].get("uid"), own) and msgs.same(cmd[3], own),
          f"registered uid {short(cmd[2].get('uid'))} / caller_uid {short(cmd[3])} is not the "
          f"uid {own} the IUT shows on its connections")
-    must(msgs.same(server.peer_uids.get(conn.name), own),
-         f"the handshake uid {server.peer_uids.get(conn.name)} is not {own}")
+    must(msgs.same(seen.uid, own), f"the handshake uid {short(seen.uid)} is not {own}")
     must(msgs.same(cmd[2].get("sockaddr"), [iut.host, iut.port]),
          f"registered address {short(cmd[2].get('sockaddr'))} is not the bound "
          f"{iut.host}:{iut.port}")
     should(msgs.UUID4_RE.match(cmd[4]), f"CID-3: the cid {cmd[4]!r} is not a canonical uuid4")
-    how = server.wait_closed(conn, settings.prompt)
+    how = server.wait_ended(seen, settings.prompt)
     must(how is not None, "the IUT did not close the registration connection")
-    should(conn.name in server.nils, "CAN-4: no nil before the IUT closed its connection")
+    should(seen.nil, "CAN-4: no nil before the IUT closed its connection")
 
 
 @pytest.mark.spec("REG-12")
+@pytest.mark.no_chop("about timing (a bounded wait at exit)")
 @pytest.mark.parametrize("answer", [True, False], ids=["registry-answers", "registry-silent"])
-def test_reg_12_unregisters_on_exit_with_a_bounded_wait(private_iut, registry_server, settings,
+def test_reg_12_unregisters_on_exit_with_a_bounded_wait(private_iut, scripted_registry, settings,
                                                         answer):
     """On SIGTERM the IUT unregisters its uid over a fresh connection and exits within
     5 s, even when the registry never answers."""
-    server = registry_server(answer=answer)
+    server = scripted_registry(answer="ok" if answer else "silent",
+                               on=("register_actor", "unregister_actor"))
     iut = private_iut("--registry", server.addr)
-    reg_conn, reg_msg = server.wait_command("register_actor", settings.prompt)
+    reg_seen, reg_msg = server.wait_command("register_actor", settings.prompt)
     must(reg_msg is not None, "the IUT did not register")
     uid = reg_msg["cmd"][2].get("uid")
     t0 = time.monotonic()
     iut.proc.send_signal(signal.SIGTERM)
-    conn, msg = server.wait_command("unregister_actor", 5.0, after=1)
+    seen, msg = server.wait_command("unregister_actor", 5.0)
     must(msg is not None, "no unregister_actor reached the registry within 5 s of SIGTERM")
-    must(conn is not reg_conn, "unregister_actor came over the registration connection, "
+    must(seen is not reg_seen, "unregister_actor came over the registration connection, "
                                "not a fresh one")
     must(msgs.same(msg["cmd"][2].get("uid"), uid),
          f"unregistered {short(msg['cmd'][2].get('uid'))}, registered {short(uid)}")

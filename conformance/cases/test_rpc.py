@@ -145,6 +145,7 @@ def test_cid_8_per_cid_order_with_interleaved_requests(conn):
 
 
 @pytest.mark.spec("RPC-10")
+@pytest.mark.no_chop("about timing (promptness)")
 def test_rpc_10_running_tasks_do_not_delay_dispatch(conn, fresh_conn_factory, settings):
     """While sleep_forever runs on one channel and sleep(30) on another, echo
     requests on both channels are answered promptly."""
@@ -163,6 +164,7 @@ def test_rpc_10_running_tasks_do_not_delay_dispatch(conn, fresh_conn_factory, se
 
 
 @pytest.mark.spec("SVC-10")
+@pytest.mark.no_chop("about timing (sleep durations)")
 def test_svc_10_sleep_returns_nil_after_seconds(conn, settings):
     """sleep(seconds) returns nil no earlier than `seconds` after the command and
     promptly after that, for a float and an int."""
@@ -235,6 +237,7 @@ def test_msg_1_iut_sends_only_maps_and_nil_after_its_uid(conn, case):
 
 
 @pytest.mark.spec("ERR-6")
+@pytest.mark.no_chop("bulk: 100 KB commands, 300 KB in 1-byte segments would take minutes")
 @pytest.mark.parametrize("where", ["ns", "func", "text"])
 def test_err_6_error_messages_kept_within_64_KiB(conn, where):
     """Errors caused by a 100 KB name (namespace or function) or raised with a 100 KB

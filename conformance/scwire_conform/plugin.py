@@ -4,12 +4,19 @@
 It checks what cases claim (spec ids that exist, names that carry an id),
 selects by --section, runs the IUT and the probe, keeps one record per case
 (wire log, IUT log, observations), maps each outcome to a verdict
-(verdict.py), and at the end writes the reports, prints the summary table and
-sets the exit status: 0 no FAIL (with --strict no NON-STRICT either),
-1 failures, 2 inconclusive (IUT unreachable or probe failed), 3 suite errors
-(a case that errs, no case collected, collection errors).
+(verdict.py), and at the end writes the reports (JSON, JUnit, HTML), prints
+the summary table and sets the exit status: 0 no FAIL (with --strict no
+NON-STRICT either; no XPASS, no FLAKY), 1 failures, 2 inconclusive (IUT
+unreachable or probe failed), 3 suite errors (a case that errs, no case
+collected, collection errors, an --expect entry that matches no case).
+
+--repeat K runs each case K times in a row (its own fixtures are set up and
+torn down each time, the session's IUT stays); --expect FILE maps the verdicts
+of listed cases to XFAIL/XPASS; --catalogue writes the case list as JSON.
 """
+import datetime
 import inspect
+import json
 import os
 import re
 import shutil
@@ -20,7 +27,7 @@ import traceback
 
 import pytest
 
-from . import __version__, report, spec
+from . import __version__, catalogue, expect, htmlreport, report, spec, spectext
 from . import verdict as V
 from .iut import IUT, IUTError
 from .settings import Settings
@@ -37,7 +44,13 @@ _STATUS = {
     V.INFO: ("info", "I", "INFO"),
     V.SKIP: ("skipped", "s", "SKIP"),
     V.ERROR: ("error", "E", "ERROR"),
+    V.XFAIL: ("xfailed", "x", "XFAIL"),
+    V.XPASS: ("xpassed", "X", "XPASS"),
+    V.FLAKY: ("flaky", "K", "FLAKY"),
 }
+ROLE_MARKER = ("role(name): who connects: 'server' (the suite connects to the IUT; the "
+               "default) or 'client' (the IUT connects to the suite, which plays its "
+               "registry or parent)")
 _AREA_RE = re.compile(r"^test_([a-z0-9_-]+)\.py$")
 
 
@@ -63,6 +76,17 @@ def claimed_ids(item):
     return ids
 
 
+class _Parents:
+    """Stands for `nextitem` between the runs of one item (--repeat): pytest then
+    tears down the item's own fixtures but keeps its module's and the session's."""
+
+    def __init__(self, item):
+        self._chain = item.listchain()[:-1]
+
+    def listchain(self):
+        return list(self._chain)
+
+
 def free_port(host):
     """A port that was free a moment ago (for IUTs that need a concrete port)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -85,7 +109,16 @@ class Plugin:
             raise pytest.UsageError(str(e)) from None
         self.levels = spec.load_levels()
         self.revision = spec.revision()
-        self.records = {}        # nodeid -> CaseRecord, in run order
+        self.requirements = spectext.load_requirements()
+        self.started_wall = time.time()
+        self.started = time.monotonic()
+        self.records = {}        # nodeid -> CaseRecord (of the latest run), in run order
+        self.runs = {}           # nodeid -> [CaseRecord of each run]
+        self.entries = {}        # nodeid -> the case's report entry, once its last run ended
+        self.renderer = None     # renders the HTML rows of finished cases meanwhile
+        self.all_case_ids = []   # every collected case, before any selection
+        self.expectations = expect.Expectations()
+        self.suite_error = None  # why the run stopped before any case, if the suite knows
         self.iut = None
         self.private = []        # IUTs started by single cases
         self.inconclusive = None
@@ -96,7 +129,13 @@ class Plugin:
         self._case_private = []
         self._attached_check = False
         s = self.settings
-        if s.list_only:
+        config.addinivalue_line("markers", ROLE_MARKER)
+        if s.expect_file:
+            try:
+                self.expectations = expect.Expectations(expect.load(s.expect_file))
+            except expect.ExpectError as e:
+                raise pytest.UsageError(str(e)) from None
+        if s.list_only or s.catalogue:
             config.option.collectonly = True
         else:
             for sub in ("cases", "iut"):
@@ -112,12 +151,16 @@ class Plugin:
     def is_case(self, item):
         return os.path.abspath(str(item.fspath)).startswith(self.cases_dir + os.sep)
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session, config, items):
+        # First of all hooks, so that every collected case is known (for
+        # --expect) before -k and --section deselect some.
         problems, keep, drop = [], [], []
         for item in items:
             if not self.is_case(item):
                 keep.append(item)
                 continue
+            self.all_case_ids.append(self.case_id(item))
             ids = claimed_ids(item)
             fname = getattr(item, "originalname", item.name)
             if not ids:
@@ -142,6 +185,17 @@ class Plugin:
             items[:] = keep
 
     def pytest_collection_finish(self, session):
+        if self.expectations:
+            bad = self.expectations.unmatched(self.all_case_ids)
+            if bad:
+                where = self.settings.expect_file
+                text = "; ".join(f"{where}:{line}: {cid}" for cid, line in bad)
+                why = f"--expect lists ids that match no case: {text}"
+                self.suite_error = why
+                print(f"scwire-conform: error: {why}", file=sys.stderr, flush=True)
+                pytest.exit(f"scwire-conform: error: {why}", returncode=3)
+        if self.settings.catalogue:
+            self.write_catalogue(session)
         if not self.settings.list_only:
             return
         rows = []
@@ -162,6 +216,38 @@ class Plugin:
 
     def case_id(self, item):
         return f"{area_of(item.fspath)}/{item.name}"
+
+    def write_catalogue(self, session):
+        s = self.settings
+        cases_dir = os.path.dirname(self.cases_dir)
+        modules = catalogue._Modules()
+        rows = []
+        try:
+            for item in filter(self.is_case, session.items):
+                ids = claimed_ids(item)
+                rows.append(catalogue.entry(item, self.case_id(item), area_of(item.fspath), ids,
+                                            self.levels, expectation_of(item.function),
+                                            cases_dir, modules))
+        except catalogue.CatalogueError as e:
+            raise pytest.UsageError(str(e)) from None
+        meta = {"suite_version": __version__, "spec_revision": self.revision,
+                "profile": s.profile}
+        data = catalogue.build(meta, rows, self.requirements)
+        text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        if s.catalogue == "-":
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        else:
+            os.makedirs(os.path.dirname(s.catalogue) or ".", exist_ok=True)
+            with open(s.catalogue, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            print(f"scwire-conform: catalogue of {len(rows)} cases written to {s.catalogue}",
+                  file=sys.stderr)
+        if not rows:
+            print("scwire-conform: error: no case matches the selection", file=sys.stderr)
 
     # --- the IUT -----------------------------------------------------------
 
@@ -269,6 +355,9 @@ class Plugin:
                            expectation_of(item.function),
                            info_only=item.get_closest_marker("info_only") is not None)
         rec.wire_log = WireLog()
+        runs = self.runs.setdefault(item.nodeid, [])
+        runs.append(rec)
+        rec.run = len(runs)
         self.records[item.nodeid] = rec
         # Before the first case the IUT is not started yet: its log starts at 0.
         self._marks[item.nodeid] = self.iut.mark() if self.iut else (0, 0)
@@ -293,6 +382,68 @@ class Plugin:
                 f"the IUT process exited (status {iut.proc.returncode}) during this case; "
                 f"no input may bring it down (SEC-1)"))
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """--repeat K: run a case K times, then log the reports of its last run
+        with the verdict of all runs.  Without --repeat pytest runs it as usual."""
+        if self.settings.repeat == 1 or not self.is_case(item):
+            return None
+        from _pytest.runner import runtestprotocol
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        k = self.settings.repeat
+        for i in range(k):
+            last = i == k - 1
+            reports = runtestprotocol(item, log=False,
+                                      nextitem=nextitem if last else _Parents(item))
+        v = self.case_verdict(item.nodeid)
+        rec = self.records[item.nodeid]
+        for rep in reports:
+            if getattr(rep, "scwire_judged", False):
+                self._set_outcome(rep, v, rec, None)
+            item.ihook.pytest_runtest_logreport(report=rep)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def case_verdict(self, nodeid):
+        """The verdict of a case over its runs, with its --expect listing applied."""
+        runs = self.runs.get(nodeid) or []
+        if not runs:
+            return None
+        v = V.combine(r.verdict() for r in runs)
+        if self.expectations.reason(runs[0].id) is not None:
+            v = V.expected(v)
+        return v
+
+    def _set_outcome(self, rep, v, rec, excinfo):
+        """Make pytest's report of a case say what its verdict means for the gate."""
+        rep.scwire_verdict = v
+        rep.scwire_judged = True
+        if v == V.SKIP:
+            return
+        if V.fails_gate(v, self.settings.strict):
+            rep.outcome = "failed"
+            if v == V.ERROR and rec.error is None:
+                rep.longrepr = "suite error: pytest.skip() without a reason"
+            elif v == V.FLAKY:
+                runs = self.runs.get(rep.nodeid) or [rec]
+                rep.longrepr = ("FLAKY: the verdicts of the runs differ: "
+                                + ", ".join(f"run {r.run} {r.verdict()}" for r in runs))
+            elif v == V.XPASS:
+                why = self.expectations.reason(rec.id)
+                rep.longrepr = (f"XPASS: listed as a known deviation"
+                                f"{f' ({why})' if why else ''} in {self.settings.expect_file}, "
+                                f"but the case did not fail ({rec.verdict()})")
+            elif rec.violations and (rep.longrepr is None or excinfo is None
+                                     or excinfo.errisinstance(V.Violation)):
+                # The expected-vs-observed text says it all; the Python
+                # traceback into the suite's helpers would only bury it.
+                rep.longrepr = "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
+            elif rep.longrepr is None or isinstance(rep.longrepr, tuple):
+                rep.longrepr = f"{v}"
+        else:
+            rep.outcome = "passed"
+            rep.longrepr = None
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
@@ -306,23 +457,12 @@ class Plugin:
             self._classify(rec, call.excinfo)
         if call.when == "teardown":
             self._finish(item, rec)
+            if rec.run >= self.settings.repeat:
+                self._case_done(item.nodeid, rec)
         if call.when == "call" or rep.outcome != "passed":
-            v = rec.verdict()
-            rep.scwire_verdict = v
-            if v == V.SKIP:
-                return
-            if v in (V.FAIL, V.ERROR) or (v == V.NON_STRICT and self.settings.strict):
-                rep.outcome = "failed"
-                if v == V.ERROR and rec.error is None:
-                    rep.longrepr = "suite error: pytest.skip() without a reason"
-                elif rec.violations and (rep.longrepr is None or call.excinfo is None
-                                         or call.excinfo.errisinstance(V.Violation)):
-                    # The expected-vs-observed text says it all; the Python
-                    # traceback into the suite's helpers would only bury it.
-                    rep.longrepr = "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
-            else:
-                rep.outcome = "passed"
-                rep.longrepr = None
+            # With --repeat, the verdict of all runs is applied once they ran.
+            v = self.case_verdict(item.nodeid) if self.settings.repeat == 1 else rec.verdict()
+            self._set_outcome(rep, v, rec, call.excinfo)
 
     def _classify(self, rec, excinfo):
         exc = excinfo.value
@@ -337,12 +477,25 @@ class Plugin:
         else:
             rec.error = "".join(traceback.format_exception(exc))[-4000:]
 
+    def _case_done(self, nodeid, rec):
+        """The case's last run ended: its report entry is final; its HTML row is
+        rendered in a thread while the next case runs."""
+        entry = report.case_entry(self.runs.get(nodeid) or [rec],
+                                  self.expectations.reason(rec.id))
+        self.entries[nodeid] = entry
+        if self.renderer is None:
+            self.renderer = htmlreport.CaseRenderer(self.requirements, self.settings.html_path)
+        self.renderer.submit(entry)
+
     def _finish(self, item, rec):
         V.end()
         rec.duration = max(0.0, time.monotonic() - rec.started)
         base = os.path.join(self.settings.out, "cases", rec.area, safe_name(rec.name))
+        if self.settings.repeat > 1:
+            base += f".run{rec.run}"
         os.makedirs(os.path.dirname(base), exist_ok=True)
         rec.wire_log.dump(base + ".wire.jsonl")
+        rec.wire_path = base + ".wire.jsonl"
         mark = self._marks.pop(item.nodeid, None)
         text = self.iut.log_since(mark) if mark is not None and self.iut is not None else ""
         for p in self._case_private:
@@ -365,10 +518,12 @@ class Plugin:
 
     def pytest_sessionfinish(self, session, exitstatus):
         s = self.settings
-        if s.list_only:
-            if exitstatus == 5:
-                self.exit_code = 3
-                session.exitstatus = 3
+        if s.list_only or s.catalogue:
+            if exitstatus == 5 or (exitstatus == 0 and not any(
+                    self.is_case(i) for i in getattr(session, "items", []))):
+                exitstatus = 3
+            self.exit_code = exitstatus if exitstatus in (0, 3) or exitstatus > 3 else 3
+            session.exitstatus = self.exit_code
             return
         for iut in [self.iut] + self.private:
             if iut is None:
@@ -379,16 +534,23 @@ class Plugin:
                 self.incidents.append(f"processes left behind by the IUT (process groups "
                                       f"{leaked}); killed")
                 iut.kill_leaked()
-        records = list(self.records.values())
+        records = [self.entries.get(nid) or self.runs.get(nid) or [rec]
+                   for nid, rec in self.records.items()]
+        started = datetime.datetime.fromtimestamp(self.started_wall).astimezone()
         meta = {"suite_version": __version__, "spec_revision": self.revision,
                 "profile": s.profile, "codec": s.codec, "strict": s.strict,
-                "iut": self._iut_meta(), "inconclusive": self.inconclusive}
-        self.report = report.build(meta, records)
+                "iut": self._iut_meta(), "inconclusive": self.inconclusive,
+                "started": started.isoformat(timespec="seconds"),
+                "duration_s": round(time.monotonic() - self.started, 3),
+                "repeat": s.repeat, "expect_file": s.expect_file}
+        expected = {}
+        for rec in self.records.values():
+            why = self.expectations.reason(rec.id)
+            if why is not None:
+                expected[rec.id] = why
+        self.report = report.build(meta, records, expected)
         if self.incidents:
             self.report["incidents"] = list(self.incidents)
-        if records or self.inconclusive:
-            report.write_json(s.json_path, self.report)
-            report.write_junit(s.junit_path, self.report)
         if self.inconclusive:
             code = 2
         elif self.collect_errors or exitstatus in (3, 4):
@@ -403,6 +565,16 @@ class Plugin:
             code = 1
         self.exit_code = code
         session.exitstatus = code
+        self.report["exit_status"] = code
+        if records or self.inconclusive:
+            report.write_json(s.json_path, self.report)
+            report.write_junit(s.junit_path, self.report)
+            try:
+                frags = self.renderer.fragments() if self.renderer is not None else None
+                htmlreport.write_html(s.html_path, self.report, self.requirements, code, frags)
+            except Exception as e:  # noqa: BLE001 - the verdicts stand without the page
+                self.incidents.append(f"the HTML report could not be written: "
+                                      f"{type(e).__name__}: {e}")
 
     def _iut_meta(self):
         s = self.settings
@@ -415,21 +587,37 @@ class Plugin:
 
     def pytest_terminal_summary(self, terminalreporter):
         tr, s = terminalreporter, self.settings
-        if s.list_only:
+        if s.list_only or s.catalogue:
             if self.exit_code == 3:
                 tr.write_line("scwire-conform: ERROR: no case matches the selection", red=True)
             return
         tr.section("scwire conformance summary")
+        rep = getattr(self, "report", None)
+        if rep:
+            tr.write_line(report.headline(rep)
+                          + (f", each case {s.repeat} times" if s.repeat > 1 else "")
+                          + (f", known deviations from {s.expect_file}" if s.expect_file else ""))
         if self.inconclusive:
             tr.write_line(f"INCONCLUSIVE: {self.inconclusive}", red=True, bold=True)
-        if self.exit_code == 3 and not self.records:
+        if self.suite_error:
+            tr.write_line(f"ERROR: {self.suite_error}", red=True)
+        elif self.exit_code == 3 and not self.records:
             tr.write_line("ERROR: no case was run (nothing collected or selected)", red=True)
-        rep = getattr(self, "report", None)
         if rep and rep["cases"]:
             for c in rep["cases"]:
-                if c["verdict"] in (V.FAIL, V.NON_STRICT, V.ERROR):
+                if c["verdict"] in (V.FAIL, V.NON_STRICT, V.ERROR, V.XPASS):
                     first = c["observation"].splitlines()[0] if c["observation"] else ""
                     tr.write_line(f"{c['verdict']:<10} {c['id']}: {first[:200]}")
+            flaky = [c for c in rep["cases"] if c["verdict"] == V.FLAKY]
+            if flaky:
+                tr.write_line("")
+                tr.write_line(f"FLAKY: {len(flaky)} case(s) whose runs disagreed:", yellow=True)
+                for c in flaky:
+                    tr.write_line(f"  {c['id']}: "
+                                  + ", ".join(r["verdict"] for r in c.get("runs", [])))
+            xfail = sum(1 for c in rep["cases"] if c["verdict"] == V.XFAIL)
+            if xfail:
+                tr.write_line(f"XFAIL: {xfail} known deviation(s) failed as expected")
             tr.write_line("")
             tr.write_line(report.table(rep["summary"]))
         for inc in self.incidents:
@@ -437,9 +625,10 @@ class Plugin:
         if rep and (rep["cases"] or self.inconclusive):
             tr.write_line(f"JSON report: {s.json_path}")
             tr.write_line(f"JUnit XML:   {s.junit_path}")
+            tr.write_line(f"HTML report: {s.html_path}")
             tr.write_line(f"logs:        {s.out}")
-        meaning = {0: "no failures", 1: "failures", 2: "inconclusive",
-                   3: "suite error"}.get(self.exit_code, "suite error")
-        tr.write_line(f"scwire-conform: profile {s.profile}, codec {s.codec}"
+        meaning = report.meaning(self.exit_code)
+        tr.write_line(f"scwire-conform {__version__} (spec revision {self.revision}): "
+                      f"profile {s.profile}, codec {s.codec}"
                       f"{', strict' if s.strict else ''}: exit {self.exit_code} ({meaning})",
                       bold=True)

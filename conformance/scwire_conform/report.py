@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """Reports of a run: the JSON report, JUnit XML, and the summary table.
 
+(The HTML report is htmlreport.py; it is built from the same dict.)  Every
+report names the suite version and the spec revision it checked.
+
 JUnit has no place for NON-STRICT, so the verdict travels as a property of
 each testcase and in its system-out; with --strict a NON-STRICT case is a
-<failure type="NON-STRICT"> so that CI tools count it.
+<failure type="NON-STRICT"> so that CI tools count it.  XPASS and FLAKY are
+failures of their own type, XFAIL is <skipped type="XFAIL">.
 """
 import json
 import os
@@ -12,9 +16,14 @@ import xml.etree.ElementTree as ET
 from . import verdict as V
 
 _KEYS = {V.PASS: "pass", V.FAIL: "fail", V.NON_STRICT: "non_strict", V.INFO: "info",
-         V.SKIP: "skip", V.ERROR: "error"}
+         V.SKIP: "skip", V.ERROR: "error", V.XFAIL: "xfail", V.XPASS: "xpass",
+         V.FLAKY: "flaky"}
 COLUMNS = [(V.PASS, "pass"), (V.FAIL, "fail"), (V.NON_STRICT, "non-strict"),
            (V.INFO, "info"), (V.SKIP, "skip"), (V.ERROR, "error")]
+# Shown (in the terminal table) only when a run has them.
+EXTRA_COLUMNS = [(V.XFAIL, "xfail"), (V.XPASS, "xpass"), (V.FLAKY, "flaky")]
+ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
+KEY = _KEYS
 WIRE_LOG_LIMIT = 400   # entries kept per case in the JSON report (head and tail)
 
 
@@ -26,30 +35,60 @@ def _clip_log(entries, limit=WIRE_LOG_LIMIT):
     return list(entries[:half]) + [gap] + list(entries[-half:])
 
 
-def case_entry(rec):
-    """The JSON report's view of one case record."""
+def _observation(rec):
     v = rec.verdict()
-    observation = rec.observation
     if v in (V.FAIL, V.NON_STRICT) and rec.violations:
-        observation = "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
-    elif v == V.SKIP:
-        observation = f"skipped: {rec.skip_reason}"
-    elif v == V.ERROR:
-        observation = f"suite error: {rec.error or 'skip without a reason'}"
-    elif rec.infos:
+        return "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
+    if v == V.SKIP:
+        return f"skipped: {rec.skip_reason}"
+    if v == V.ERROR:
+        return f"suite error: {rec.error or 'skip without a reason'}"
+    if rec.infos:
         # What a case chose to record says more than the last message it saw.
-        observation = "\n".join(rec.infos)
-    return {
+        return "\n".join(rec.infos)
+    return rec.observation
+
+
+def case_entry(runs, expected=None):
+    """The JSON report's view of one case: a record, or the list of records of
+    its runs (--repeat); `expected` is the reason it is listed as a known
+    deviation ("" without a reason; None when it is not listed)."""
+    runs = [runs] if isinstance(runs, V.CaseRecord) else list(runs)
+    rec = V.representative(runs)
+    v = V.combine(r.verdict() for r in runs)
+    if expected is not None:
+        v = V.expected(v)
+    observation = _observation(rec)
+    if v == V.FLAKY:
+        observation = (f"the verdicts of {len(runs)} runs differ: "
+                       + ", ".join(r.verdict() for r in runs)
+                       + f"; run {rec.run} shown: " + observation)
+    elif v == V.XPASS:
+        observation = (f"listed as a known deviation ({expected or 'no reason given'}) but "
+                       f"it did not fail: {observation}")
+    entry = {
         "id": rec.id,
         "spec_ids": list(rec.spec_ids),
+        "levels": {k: rec.levels.get(k) for k in rec.spec_ids},
         "area": rec.area,
         "verdict": v,
         "expectation": rec.expectation,
         "observation": observation,
+        "violations": [{"level": x.level, "msg": x.msg} for x in rec.violations],
         "wire_log": _clip_log(rec.wire_log.entries if rec.wire_log else []),
-        "duration_s": round(rec.duration, 3),
+        "duration_s": round(sum(r.duration for r in runs), 3),
         "iut_log": rec.iut_log,
+        "wire_log_file": rec.wire_path,
     }
+    if expected is not None:
+        entry["expected_deviation"] = expected
+    if len(runs) > 1:
+        entry["shown_run"] = rec.run
+        entry["runs"] = [{"run": r.run, "verdict": r.verdict(),
+                          "duration_s": round(r.duration, 3),
+                          "observation": _observation(r).split("\n", 1)[0][:300],
+                          "wire_log_file": r.wire_path} for r in runs]
+    return entry
 
 
 def summarize(cases):
@@ -65,16 +104,37 @@ def summarize(cases):
 
 
 def exit_code(summary, strict):
-    """0: no FAIL (and with strict no NON-STRICT); 1: failures; 3: suite errors."""
+    """0: no FAIL (and with strict no NON-STRICT), no XPASS, no FLAKY;
+    1: failures; 3: suite errors."""
     if summary["error"]:
         return 3
-    if summary["fail"] or (strict and summary["non_strict"]):
+    if summary["fail"] or summary.get("xpass") or summary.get("flaky") \
+            or (strict and summary["non_strict"]):
         return 1
     return 0
 
 
-def build(meta, records):
-    cases = [case_entry(r) for r in records]
+EXIT_MEANING = {0: "no failures", 1: "failures", 2: "inconclusive", 3: "suite error"}
+
+
+def meaning(code):
+    return EXIT_MEANING.get(code, "suite error")
+
+
+def build(meta, records, expected=None):
+    """The report dict: meta (suite_version, spec_revision, profile, codec, iut,
+    strict; optionally started, duration_s, repeat, expect_file, inconclusive)
+    and one entry per case; each of records is a CaseRecord or the list of
+    the runs of one case (or an entry made by case_entry already); expected
+    maps case ids to known-deviation reasons."""
+    expected = expected or {}
+    cases = []
+    for r in records:
+        if isinstance(r, dict):          # an entry made by case_entry before
+            cases.append(r)
+            continue
+        first = r if isinstance(r, V.CaseRecord) else r[0]
+        cases.append(case_entry(r, expected.get(first.id)))
     report = {
         "suite_version": meta["suite_version"],
         "spec_revision": meta["spec_revision"],
@@ -82,9 +142,12 @@ def build(meta, records):
         "codec": meta["codec"],
         "iut": meta["iut"],
         "strict": meta["strict"],
-        "cases": cases,
-        "summary": summarize(cases),
     }
+    for key in ("started", "duration_s", "repeat", "expect_file"):
+        if meta.get(key) is not None:
+            report[key] = meta[key]
+    report["cases"] = cases
+    report["summary"] = summarize(cases)
     if meta.get("inconclusive"):
         report["inconclusive"] = meta["inconclusive"]
     return report
@@ -102,10 +165,16 @@ def write_junit(path, report):
     s = report["summary"]
     root = ET.Element("testsuites", name="scwire-conform", tests=str(s["total"]))
     fails = errors = skips = 0
-    for area in sorted(s["by_area"]):
+    run_props = suite_properties(report)
+    areas = sorted(s["by_area"]) or [None]
+    for area in areas:
         cases = [c for c in report["cases"] if c["area"] == area]
-        suite = ET.SubElement(root, "testsuite", name=f"scwire.{area}", tests=str(len(cases)),
+        suite = ET.SubElement(root, "testsuite", name=f"scwire.{area or 'run'}",
+                              tests=str(len(cases)),
                               time=f"{sum(c['duration_s'] for c in cases):.3f}")
+        sprops = ET.SubElement(suite, "properties")
+        for k, val in run_props:
+            ET.SubElement(sprops, "property", name=k, value=val)
         sf = se = ss = 0
         for c in cases:
             name = c["id"].split("/", 1)[1]
@@ -114,9 +183,20 @@ def write_junit(path, report):
             props = ET.SubElement(tc, "properties")
             ET.SubElement(props, "property", name="verdict", value=c["verdict"])
             ET.SubElement(props, "property", name="spec_ids", value=",".join(c["spec_ids"]))
+            if "runs" in c:
+                ET.SubElement(props, "property", name="runs",
+                              value=",".join(r["verdict"] for r in c["runs"]))
+            if "expected_deviation" in c:
+                ET.SubElement(props, "property", name="expected_deviation",
+                              value=c["expected_deviation"])
             text = f"expected: {c['expectation']}\nobserved: {c['observation']}"
             v = c["verdict"]
-            if v == V.FAIL or (v == V.NON_STRICT and strict):
+            if v == V.XFAIL:
+                ET.SubElement(tc, "skipped", type=V.XFAIL,
+                              message=f"known deviation: {c.get('expected_deviation') or ''}"
+                              f"; {c['observation'][:400]}")
+                ss += 1
+            elif v in (V.FAIL, V.XPASS, V.FLAKY) or (v == V.NON_STRICT and strict):
                 el = ET.SubElement(tc, "failure", type=v, message=c["observation"][:500])
                 el.text = text
                 sf += 1
@@ -140,14 +220,41 @@ def write_junit(path, report):
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
+def suite_properties(report):
+    """(name, value) pairs that say what checked what, for JUnit <properties>."""
+    iut = report.get("iut") or {}
+    out = [("suite_version", str(report["suite_version"])),
+           ("spec_revision", str(report["spec_revision"])),
+           ("profile", str(report["profile"])), ("codec", str(report["codec"])),
+           ("strict", "true" if report.get("strict") else "false"),
+           ("iut", str(iut.get("cmd") or iut.get("addr") or ""))]
+    for key in ("repeat", "expect_file", "started"):
+        if report.get(key) is not None:
+            out.append((key, str(report[key])))
+    return out
+
+
+def headline(report):
+    """One line: what checked what (suite version, spec revision, profile, codec)."""
+    return (f"scwire-conform {report['suite_version']}, spec revision "
+            f"{report['spec_revision']}, profile {report['profile']}, codec {report['codec']}"
+            + (", strict" if report.get("strict") else ""))
+
+
+def columns(summary):
+    """The verdict columns of a summary: the six always, XFAIL/XPASS/FLAKY when used."""
+    return COLUMNS + [(v, label) for v, label in EXTRA_COLUMNS if summary.get(_KEYS[v])]
+
+
 def table(summary):
     """The plain summary table: one row per area, then the totals."""
-    head = ["area"] + [label for _, label in COLUMNS] + ["total"]
+    cols = columns(summary)
+    head = ["area"] + [label for _, label in cols] + ["total"]
     rows = []
     for area in sorted(summary["by_area"]):
         b = summary["by_area"][area]
-        rows.append([area] + [str(b[_KEYS[v]]) for v, _ in COLUMNS] + [str(b["total"])])
-    rows.append(["TOTAL"] + [str(summary[_KEYS[v]]) for v, _ in COLUMNS] + [str(summary["total"])])
+        rows.append([area] + [str(b[_KEYS[v]]) for v, _ in cols] + [str(b["total"])])
+    rows.append(["TOTAL"] + [str(summary[_KEYS[v]]) for v, _ in cols] + [str(summary["total"])])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
 
     def fmt(r):

@@ -46,6 +46,15 @@ def add_options(parser):
     g.addoption("--json", default=None, metavar="PATH",
                 help="JSON report (default OUT/report.json)")
     g.addoption("--junit", default=None, metavar="PATH", help="JUnit XML (default OUT/junit.xml)")
+    g.addoption("--html", default=None, metavar="PATH",
+                help="HTML report (default OUT/report.html)")
+    g.addoption("--catalogue", default=None, metavar="PATH",
+                help="write the case catalogue as JSON ('-': stdout) and run nothing")
+    g.addoption("--expect", default=None, metavar="FILE",
+                help="known deviations of this IUT: one case id a line, optionally TAB "
+                     "reason; a listed failure is XFAIL, a listed pass XPASS (a failure)")
+    g.addoption("--repeat", type=int, default=1, metavar="K",
+                help="run every selected case K times; disagreeing runs make it FLAKY")
     g.addoption("--section", action="append", default=[], metavar="PREFIX",
                 help="run only cases claiming a spec id with this prefix (HS, HS-1, ...)")
     g.addoption("--list", action="store_true", default=False,
@@ -76,6 +85,13 @@ class Settings:
         self.out = os.path.abspath(opt("--out"))
         self.json_path = os.path.abspath(opt("--json") or os.path.join(self.out, "report.json"))
         self.junit_path = os.path.abspath(opt("--junit") or os.path.join(self.out, "junit.xml"))
+        self.html_path = os.path.abspath(opt("--html") or os.path.join(self.out, "report.html"))
+        cat = opt("--catalogue")
+        self.catalogue = None if cat is None else (cat if cat == "-" else os.path.abspath(cat))
+        self.expect_file = os.path.abspath(opt("--expect")) if opt("--expect") else None
+        self.repeat = opt("--repeat")
+        if self.repeat is None or self.repeat < 1:
+            raise ValueError(f"--repeat must be 1 or more, not {self.repeat}")
         self.sections = list(opt("--section") or [])
         self.list_only = opt("--list")
         self.strict = bool(getattr(config.option, "strict", False))

@@ -12,6 +12,16 @@ A case ends with one verdict:
 - ERROR: the suite itself broke (a bug, a skip without reason); never blamed
   on the IUT.
 
+Three more verdicts describe a case across runs and against a baseline
+(`combine`, `expected`):
+
+- FLAKY: with --repeat, the runs of the case disagreed (each run's verdict
+  is kept in the report); it fails the gate;
+- XFAIL: the case is a known deviation (listed in the --expect file) and it
+  failed (FAIL or NON-STRICT) as expected; it does not fail the gate;
+- XPASS: the case is listed as a known deviation but did not fail (PASS or
+  INFO): the baseline is out of date; it fails the gate.
+
 Cases raise `Violation` (through `must`) to stop at the first failed MUST check.
 The record of the running case is module state because cases run one at a
 time and the checks are called deep inside helpers.
@@ -20,7 +30,10 @@ import time
 
 MUST, SHOULD = "MUST", "SHOULD"
 PASS, FAIL, NON_STRICT, INFO, SKIP, ERROR = "PASS", "FAIL", "NON-STRICT", "INFO", "SKIP", "ERROR"
-VERDICTS = (PASS, FAIL, NON_STRICT, INFO, SKIP, ERROR)
+XFAIL, XPASS, FLAKY = "XFAIL", "XPASS", "FLAKY"
+VERDICTS = (PASS, FAIL, NON_STRICT, INFO, SKIP, ERROR, XFAIL, XPASS, FLAKY)
+# How bad a verdict of one run is, to pick the run a report shows for a case.
+_SEVERITY = {ERROR: 5, FAIL: 4, NON_STRICT: 3, SKIP: 2, INFO: 1, PASS: 0}
 
 
 class Violation(Exception):
@@ -58,6 +71,8 @@ class CaseRecord:
         self.iut_log = None                # path of the IUT's stderr during the case
         self.started = time.monotonic()
         self.duration = 0.0
+        self.run = 1                       # which run of the case (--repeat)
+        self.wire_path = None              # where the wire log was written
 
     def violate(self, violation):
         self.violations.append(violation)
@@ -86,6 +101,40 @@ def decide(rec):
     if rec.info_only:
         return INFO
     return PASS
+
+
+def combine(verdicts):
+    """The verdict of a case from the verdicts of its runs: theirs when they
+    agree, FLAKY when they do not."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        raise ValueError("no run to combine")
+    return verdicts[0] if all(v == verdicts[0] for v in verdicts) else FLAKY
+
+
+def expected(verdict):
+    """The verdict of a case listed as a known deviation: a failure it was
+    expected to show is XFAIL, a pass it was not expected to show XPASS;
+    SKIP, ERROR and FLAKY stay what they are."""
+    if verdict in (FAIL, NON_STRICT):
+        return XFAIL
+    if verdict in (PASS, INFO):
+        return XPASS
+    return verdict
+
+
+def fails_gate(verdict, strict=False):
+    """Whether a verdict makes the run fail (exit status 1; ERROR is 3)."""
+    return verdict in (FAIL, ERROR, XPASS, FLAKY) or (strict and verdict == NON_STRICT)
+
+
+def representative(records):
+    """The run a report shows for a case: the first of its worst runs."""
+    records = list(records)
+    worst = max(_SEVERITY.get(r.verdict(), 0) for r in records)
+    if len({r.verdict() for r in records}) == 1:
+        return records[-1]
+    return next(r for r in records if _SEVERITY.get(r.verdict(), 0) == worst)
 
 
 _current = None

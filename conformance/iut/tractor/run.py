@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""run.py - serve scwire_service (spec/test-service.md) from a real tractor 0.1.0a4 actor.
+
+    run.py --listen HOST:PORT [--codec msgpack] [--registry HOST:PORT] [--name NAME]
+
+The root actor is started with `tractor.open_root_actor`, exposing the module
+scwire_service_tractor under the namespace `scwire_service`, and the first line
+on stdout is the address it listens on.  It needs tractor 0.1.0a4 and its
+dependencies on PYTHONPATH; nothing here installs them.
+
+Like every tractor root actor, it first probes its registry address (connect
+and drop) and becomes the registry itself when nothing answers there: without
+--registry the registry address is its own --listen address, so it is a
+registry (run the suite with --iut-registry).  With --registry it registers
+there and, being tractor 0.1.0a4, listens on a free port of the registry's
+host whatever --listen says.  tractor picks its codec by whether `msgspec`
+imports: `lenprefix` needs msgspec, `msgpack` hides it.  SIGTERM stops the
+root actor (unregistering, closing channels) and exits 0; SIGINT is trio's.
+A remote `self.cancel` stops the runtime but, as in tractor's run_daemon, not
+the process.
+"""
+import argparse
+import os
+import signal
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def addr(text):
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"not HOST:PORT: {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def parse(argv):
+    ap = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--listen", type=addr, default=("127.0.0.1", 0))
+    ap.add_argument("--codec", choices=["msgpack", "lenprefix"], default="msgpack")
+    ap.add_argument("--registry", type=addr, default=None)
+    ap.add_argument("--name", default="scwire-tractor")
+    ap.add_argument("--loglevel", default=None, help="tractor's log level (default: quiet)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(argv)
+    try:
+        import importlib.util
+        has_msgspec = importlib.util.find_spec("msgspec") is not None
+    except ValueError:
+        has_msgspec = False
+    if args.codec == "lenprefix" and not has_msgspec:
+        print("run.py: tractor 0.1.0a4 speaks lenprefix only when msgspec can be imported",
+              file=sys.stderr)
+        return 2
+    if args.codec == "msgpack" and has_msgspec:
+        sys.modules["msgspec"] = None      # makes tractor fall back to its msgpack codec
+    sys.path.insert(0, HERE)
+    import warnings
+    warnings.simplefilter("ignore")
+    try:
+        import trio
+        import tractor
+    except ImportError as e:
+        print(f"run.py: tractor is not importable: {e}", file=sys.stderr)
+        return 2
+    import scwire_service_tractor
+    sys.modules["scwire_service"] = scwire_service_tractor
+
+    async def serve():
+        registry = args.registry or args.listen
+        async with tractor.open_root_actor(
+                name=args.name, arbiter_addr=registry, enable_modules=["scwire_service"],
+                start_method="trio", loglevel=args.loglevel) as actor:
+            host, port = actor.accept_addr[:2]
+            print(f"{host}:{port}", flush=True)
+            with trio.open_signal_receiver(signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
+
+    trio.run(serve)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
