@@ -240,6 +240,8 @@ const sc_function *sc_service_lookup(sc_str ns, sc_str name, int *ns_known);
  * (wait_for_actor, which can block). */
 const sc_function *sc_self_dispatch(sc_actor *a, sc_conn *c, const sc_msg *m);
 void sc_registry_wake(sc_actor *a, sc_str name);
+/* The (type_str, text) kwargs shared by raise_error and spawn_crash. */
+int sc_start_error_args(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err *err);
 /* kwargs helpers: fetch a typed argument, SC_EARG with a TypeError text. */
 int sc_kwarg(const sc_function *fn, const msgpack_object *kwargs, const char *name,
              const msgpack_object **out, sc_err *err);

@@ -372,23 +372,6 @@ static void step_stubborn(sc_actor *a, sc_task *t)
            t->n ? ", SIGINT and SIGTERM" : "");
 }
 
-static int start_crash(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err *err)
-{
-    static const char *const names[] = { "type_str", "text", NULL };
-    sc_str type_str, text;
-    (void)a;
-    if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "type_str", &type_str, err) ||
-        sc_kwarg_str(t->fn, kw, "text", &text, err))
-        return SC_EARG;
-    if (type_str.len == 0 || type_str.len > 128)
-        return sc_err_set(err, SC_EARG, "spawn_crash() argument 'type_str' must be 1 to 128 bytes");
-    t->value = sc_strndup(text.ptr, text.len);
-    t->value_len = text.len;
-    if (!t->value)
-        return sc_err_set(err, SC_ENOMEM, "out of memory");
-    return sc_task_keep_text(t, type_str, err);
-}
-
 static void step_crash(sc_actor *a, sc_task *t)
 {
     if (t->i)
@@ -408,7 +391,7 @@ static const sc_function fn_spawn_info = { "scwire_service", "spawn_info", SC_FT
 static const sc_function fn_spawn_stubborn = { "scwire_service", "spawn_stubborn", SC_FT_ASYNCFUNC,
                                                start_stubborn, step_stubborn };
 static const sc_function fn_spawn_crash = { "scwire_service", "spawn_crash", SC_FT_ASYNCFUNC,
-                                            start_crash, step_crash };
+                                            sc_start_error_args, step_crash };
 
 const sc_function *sc_child_lookup(sc_str name)
 {

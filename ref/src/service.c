@@ -152,7 +152,8 @@ static void step_return_value(sc_actor *a, sc_task *t)
     sc_task_finish(a, t);
 }
 
-static int start_raise_error(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err *err)
+/* The (type_str, text) kwargs of raise_error and spawn_crash. */
+int sc_start_error_args(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err *err)
 {
     static const char *const names[] = { "type_str", "text", NULL };
     sc_str type_str, text;
@@ -161,7 +162,7 @@ static int start_raise_error(sc_actor *a, sc_task *t, const msgpack_object *kw, 
         sc_kwarg_str(t->fn, kw, "text", &text, err))
         return SC_EARG;
     if (type_str.len == 0 || type_str.len > 128)
-        return sc_err_set(err, SC_EARG, "raise_error() argument 'type_str' must be 1 to 128 bytes");
+        return sc_err_set(err, SC_EARG, "%s() argument 'type_str' must be 1 to 128 bytes", t->fn->name);
     /* value holds the text, text the type name: both sent at the first step. */
     t->value = sc_strndup(text.ptr, text.len);
     t->value_len = text.len;
@@ -376,7 +377,7 @@ static void step_slow_sink(sc_actor *a, sc_task *t)
 
 static const sc_function service_functions[] = {
     { "scwire_service", "echo", SC_FT_ASYNCFUNC, start_echo, step_return_value },
-    { "scwire_service", "raise_error", SC_FT_ASYNCFUNC, start_raise_error, step_raise_error },
+    { "scwire_service", "raise_error", SC_FT_ASYNCFUNC, sc_start_error_args, step_raise_error },
     { "scwire_service", "sleep", SC_FT_ASYNCFUNC, start_sleep, step_sleep },
     { "scwire_service", "sleep_forever", SC_FT_ASYNCFUNC, start_no_args, step_forever },
     { "scwire_service", "count", SC_FT_ASYNCGEN, start_count, step_count },
