@@ -145,7 +145,7 @@ def cope(scripted_registry, client_iut, hostile, settings, behaviour, wait):
     streams, let the misbehaviour happen (`wait`), then SIGTERM."""
     server = scripted_registry(**behaviour)
     iut = client_iut(server.addr)
-    with hostile(target=iut, allowed=(SERVED,)) as h:
+    with hostile(target=iut, allowed=(SERVED,), under_way=True) as h:
         wait(server)
         h.note("registry connections: " + conn_story(server))
         for n in server.notes:

@@ -202,7 +202,7 @@ class Hostile:
 
     def __init__(self, factory, settings, case, *, iut, target=None, allowed=(REJECTED, CLOSED),
                  tractor=None, tractor_bystander=True, tractor_checks=True, profile="strict",
-                 log_dir=None, what=None):
+                 log_dir=None, what=None, under_way=False):
         for g in tuple(allowed) + ((tractor,) if tractor else ()):
             if g not in GRADES:
                 raise ValueError(f"unknown grade {g!r}")
@@ -218,6 +218,7 @@ class Hostile:
         self.profile = profile
         self.log_dir = log_dir
         self.what = what
+        self.under_way = under_way     # the hostile input may act before the frame starts
         self.hostiles = []
         self.checks = []
         self.bystander = None
@@ -277,16 +278,27 @@ class Hostile:
             return f"echo answered {short(r.final)}"
         return None
 
+    def _early_failure(self, why):
+        if self.under_way:
+            # The hostile input (a misbehaving registry, say) acts from the start.
+            return Violation(f"SEC-1: no input may bring the IUT down; observed grade "
+                             f"{DOWN} before the bystander could start: {why}")
+        return Violation(f"the sanity echo before the hostile input failed: {why}")
+
     def __enter__(self):
         why = self._sanity("before")
         if why:
-            raise Violation(f"the sanity echo before the hostile input failed: {why}")
+            raise self._early_failure(why)
         log = WireLog()
-        c = self.factory(target=self.target, handshake=False, log=log, conn_name="bystander",
-                         dump=False, chop=0)
-        c.handshake("scwire-bystander")
-        self.bystander_log = log
-        self.bystander = Bystander(c, prompt=self.settings.prompt).start()
+        try:
+            c = self.factory(target=self.target, handshake=False, log=log,
+                             conn_name="bystander", dump=False, chop=0)
+            c.handshake("scwire-bystander")
+            self.bystander_log = log
+            self.bystander = Bystander(c, prompt=self.settings.prompt).start()
+        except (Violation, Closed, Timeout, OSError) as e:
+            raise self._early_failure(f"the bystander's channel: {type(e).__name__}: "
+                                      f"{e}") from None
         self.case.wire_log.event("bystander", "open", ctx=self.bystander.ctx_cid)
         return self
 

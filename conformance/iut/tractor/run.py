@@ -17,8 +17,11 @@ there and, being tractor 0.1.0a4, listens on a free port of the registry's
 host whatever --listen says.  tractor picks its codec by whether `msgspec`
 imports: `lenprefix` needs msgspec, `msgpack` hides it.  SIGTERM stops the
 root actor (unregistering, closing channels) and exits 0; SIGINT is trio's.
-A remote `self.cancel` stops the runtime but, as in tractor's run_daemon, not
-the process.
+When the runtime stops on its own (a remote `self.cancel`), the process exits
+too (status 0), unlike tractor's run_daemon, whose process lives on without a
+listener; when tractor crashes (the hostile inputs of the recordings), it
+exits with status 1.  The address is printed as soon as the listener is up,
+before the registration (tractor serves meanwhile).
 """
 import argparse
 import os
@@ -70,16 +73,49 @@ def main(argv=None):
     import scwire_service_tractor
     sys.modules["scwire_service"] = scwire_service_tractor
 
+    async def announce():
+        """Print the address as soon as the listener is up: tractor binds it before
+        it registers, and serves while the registration is under way."""
+        while True:
+            actor = tractor._state._current_actor
+            listeners = getattr(actor, "_listeners", None) if actor else None
+            if listeners:
+                host, port = listeners[0].socket.getsockname()[:2]
+                print(f"{host}:{port}", flush=True)
+                return
+            await trio.sleep(0.005)
+
+    async def first_of(*waits):
+        async with trio.open_nursery() as n:
+            for w in waits:
+                async def run(w=w):
+                    await w()
+                    n.cancel_scope.cancel()
+                n.start_soon(run)
+
     async def serve():
-        registry = args.registry or args.listen
-        async with tractor.open_root_actor(
-                name=args.name, arbiter_addr=registry, enable_modules=["scwire_service"],
-                start_method="trio", loglevel=args.loglevel) as actor:
-            host, port = actor.accept_addr[:2]
-            print(f"{host}:{port}", flush=True)
-            with trio.open_signal_receiver(signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
+        stop = trio.Event()
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async with trio.open_nursery() as outer:
+                async def on_signal():
+                    async for _ in signals:
+                        stop.set()
+                        if not entered:         # still starting (registering): just go
+                            outer.cancel_scope.cancel()
+                        return
+                entered = False
+                outer.start_soon(on_signal)
+                outer.start_soon(announce)
+                registry = args.registry or args.listen
+                async with tractor.open_root_actor(
+                        name=args.name, arbiter_addr=registry,
+                        enable_modules=["scwire_service"], start_method="trio",
+                        loglevel=args.loglevel) as actor:
+                    entered = True
+                    # Until SIGTERM, or until the runtime stops (a remote
+                    # self.cancel): then leave, which cancels the root actor.
+                    await first_of(stop.wait, actor._server_down.wait)
+                outer.cancel_scope.cancel()
 
     trio.run(serve)
     return 0
