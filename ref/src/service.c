@@ -161,8 +161,10 @@ int sc_start_error_args(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_er
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "type_str", &type_str, err) ||
         sc_kwarg_str(t->fn, kw, "text", &text, err))
         return SC_EARG;
-    if (type_str.len == 0 || type_str.len > 128)
-        return sc_err_set(err, SC_EARG, "%s() argument 'type_str' must be 1 to 128 bytes", t->fn->name);
+    if (type_str.len == 0 || type_str.len > 128 || memchr(type_str.ptr, 0, type_str.len))
+        return sc_err_set(err, SC_EARG,
+                          "%s() argument 'type_str' must be 1 to 128 bytes with no NUL byte",
+                          t->fn->name);
     /* value holds the text, text the type name: both sent at the first step. */
     t->value = sc_strndup(text.ptr, text.len);
     t->value_len = text.len;
@@ -307,8 +309,11 @@ static int start_ctx_error(sc_actor *a, sc_task *t, const msgpack_object *kw, sc
     (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "type_str", &type_str, err))
         return SC_EARG;
-    if (type_str.len == 0 || type_str.len > 128)
-        return sc_err_set(err, SC_EARG, "%s() argument 'type_str' must be 1 to 128 bytes", t->fn->name);
+    /* The name is kept and sent as a C string. */
+    if (type_str.len == 0 || type_str.len > 128 || memchr(type_str.ptr, 0, type_str.len))
+        return sc_err_set(err, SC_EARG,
+                          "%s() argument 'type_str' must be 1 to 128 bytes with no NUL byte",
+                          t->fn->name);
     return sc_task_keep_text(t, type_str, err);
 }
 
