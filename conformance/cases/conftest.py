@@ -125,7 +125,8 @@ def pytest_collection_modifyitems(config, items):
         return
     for item in items:
         if item.get_closest_marker("tractor_kills") is not None:
-            item.add_marker(pytest.mark.may_kill(expected=True))
+            # Prepended, so that it is the closest may_kill marker.
+            item.add_marker(pytest.mark.may_kill(expected=True), append=False)
 
 
 @pytest.fixture(scope="session")
@@ -159,18 +160,21 @@ def iut(suite):
     return suite.start_iut()
 
 
+def _let_a_dying_iut_die(iut, settings):
+    """An IUT that a case brought down may take a moment to exit (tractor tears its
+    runtime down first, sometimes only once the case's connections close): when it
+    no longer accepts but still runs, wait for its exit, so that it is found dead
+    and restarted instead of refusing the next case's connections."""
+    if iut.managed and iut.alive() and not can_connect(iut.host, iut.port, timeout=0.5):
+        iut.wait_exit(settings.timeout)
+
+
 @pytest.fixture(autouse=True)
 def _iut_guard(request, suite, iut, settings):
     # Every case starts with an IUT that is up (restarted if a previous case
     # killed it), or is skipped when that cannot be had.
+    _let_a_dying_iut_die(iut, settings)
     suite.before_case(request.node)
-    yield
-    # An IUT that a case brought down may take a moment to exit (tractor tears
-    # its runtime down first); wait for it, so that the next case finds it
-    # dead and restarted instead of refusing its connections.
-    if request.node.get_closest_marker("may_kill") is not None and iut.managed \
-            and iut.alive() and not can_connect(iut.host, iut.port, timeout=0.5):
-        iut.wait_exit(settings.timeout)
 
 
 @pytest.fixture(autouse=True)

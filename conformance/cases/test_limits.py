@@ -15,7 +15,7 @@ import time
 import pytest
 
 from scwire_conform import mpk, msgs
-from scwire_conform.bystander import CLOSED, DOWN, SERVED
+from scwire_conform.bystander import CLOSED, DOWN, HUNG, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import Violation, must, should
@@ -61,7 +61,8 @@ def test_lim_2_oversized_message_closes_connection(small, hostile, settings):
     item over a limit), makes the IUT close the connection; with msgpack the first
     66000 bytes, still an incomplete message, suffice."""
     with hostile(target=small, allowed=(CLOSED,)) as h:
-        c = h.conn()
+        # A partial message with msgpack: not probed (the probe would continue it).
+        c = h.conn(probe=False, usable=HUNG)
         items = [mpk.str_("s" * 28) for _ in range(2500)]
         value = mpk.array(items, 16)
         body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid,
@@ -80,7 +81,7 @@ def test_lim_3_oversized_lenprefix_header_closes_at_once(settings, private_iut, 
     if settings.codec != "lenprefix":
         pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
     with hostile(target=private_iut(*SMALL), allowed=(CLOSED,)) as h:
-        c = h.conn()
+        c = h.conn(probe=False, usable=HUNG)
         c.send_raw(HEADER.pack(size) + b"\x81", note=f"header announcing {size} bytes")
         wait_closed(c, settings)
 
@@ -125,7 +126,7 @@ def test_lim_5_long_str_bin_ext_closes_from_its_header(small, hostile, settings,
     close the connection, judging by its header: with msgpack only 10 of its bytes
     are sent; a lenprefix frame (whose body is read whole) carries all of them."""
     with hostile(target=small, allowed=(CLOSED,)) as h:
-        long_value(h.conn(), settings, kind)
+        long_value(h.conn(probe=False, usable=HUNG), settings, kind)
 
 
 def long_value(c, settings, kind):
@@ -148,7 +149,7 @@ def test_lim_6_too_many_entries_closes_from_the_header(small, hostile, settings,
     the connection, judging by its header: with msgpack only 4 entries follow it; a
     lenprefix frame (whose body is read whole) carries them all."""
     with hostile(target=small, allowed=(CLOSED,)) as h:
-        many_entries(h.conn(), settings, kind)
+        many_entries(h.conn(probe=False, usable=HUNG), settings, kind)
 
 
 def many_entries(c, settings, kind):
@@ -173,7 +174,7 @@ def test_lim_7_huge_declared_sizes_refused_without_allocating(hostile, iut, sett
     (its peak memory does not jump)."""
     before = iut.memory_peak_kb() if iut.managed else None
     with hostile(allowed=(CLOSED,)) as h:
-        c = h.conn()
+        c = h.conn(probe=False, usable=HUNG)      # a partial message: not probed
         body = bytes.fromhex(head) + b"\xc0" * 4
         c.send_raw(c.codec.frame(body), note=f"header {head} and 4 bytes")
         wait_closed(c, settings)

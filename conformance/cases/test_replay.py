@@ -126,7 +126,7 @@ def run(rec, fresh_conn_factory, iut, private_iut, settings, profile, probe=Fals
     target, registry = target_for(rec, iut, private_iut, settings)
     r = replay.Replayer(rec, fresh_conn_factory, target=target, registry=registry,
                         prompt=settings.prompt, timeout=settings.timeout, profile=profile,
-                        probe=probe)
+                        probe=probe, shared=registry and target is iut)
     try:
         r.run()
     finally:

@@ -123,12 +123,13 @@ def test_sec_1_tractor_adapter_exits_like_the_recorded_daemon(adapter, fresh_con
     must(rc is not None, f"{name}: the adapter survived where tractor exits")
 
 
-@pytest.mark.spec("REG-11", "REG-12", "REG-13")
+@pytest.mark.spec("REG-11", "REG-12")
 @pytest.mark.role("client")
 def test_reg_11_tractor_adapter_registers_like_a_tractor_root(adapter, scripted_registry,
                                                               settings):
     """Given a registry, the adapter probes it (connect and drop), registers its uid and
-    bound address over a fresh connection, and unregisters on SIGTERM."""
+    bound address over a fresh connection, and on SIGTERM exits, unregistering within
+    tractor's 0.5 s bound."""
     server = scripted_registry()
     iut = adapter(registry=server.addr)
     s, m = server.wait_command("register_actor", settings.timeout)
@@ -139,7 +140,11 @@ def test_reg_11_tractor_adapter_registers_like_a_tractor_root(adapter, scripted_
     probes = [x for x in server.seen[:s.index] if x.silent]
     iut.proc.send_signal(signal.SIGTERM)
     rc = iut.wait_exit(5.0)
+    must(rc is not None, "the adapter still runs 5 s after SIGTERM")
     _, um = server.wait_command("unregister_actor", 1.0, after=s.index + 1)
-    must(um is not None and msgs.same(um["cmd"][2].get("uid"), kwargs.get("uid")),
-         "no unregister_actor of the registered uid at exit")
-    info(f"{len(probes)} probe(s) before registering; exit status {rc} after SIGTERM")
+    must(um is None or msgs.same(um["cmd"][2].get("uid"), kwargs.get("uid")),
+         f"unregistered {short(um['cmd'][2].get('uid')) if um else None}, not the registered "
+         f"{short(kwargs.get('uid'))}")
+    info(f"{len(probes)} probe(s) before registering; exit status {rc} after SIGTERM; "
+         + ("unregistered" if um else "no unregister_actor (tractor gives its unregistration "
+                                      "0.5 s, connection included, then goes on exiting)"))

@@ -230,8 +230,8 @@ class Hostile:
     def conn(self, handshake=True, label=None, usable=None, probe=True, **kw):
         """A new connection for hostile input; `usable` is the grade it gets when it
         still answers afterwards (message rejected when handshaken, else served).
-        With probe=False it is not probed (it holds half a message, say) and counts
-        as served unless the IUT closed it."""
+        With probe=False it is not probed (it holds half a message, say) and gets
+        its `usable` grade unless the IUT closed it."""
         c = self.factory(target=self.target, handshake=handshake, **kw)
         usable = usable or (REJECTED if handshake else SERVED)
         self.hostiles.append(_Hostile(c, label or c.name, usable, probe=probe))
@@ -308,9 +308,10 @@ class Hostile:
         if h.dropped or c.local_closed:
             return SERVED
         if not h.probe:
-            if c.closed or c.closed_within(0.05):
-                return CLOSED
-            return SERVED
+            closed = c.closed or c.closed_within(0.05)
+            got = list(c.drained) + c.unread()
+            h.replies = [m for m in got if not (h.usable == SERVED and msgs.is_uid(m))]
+            return CLOSED if closed else h.usable
         token = "probe " + new_cid()
         try:
             r = c.call(SERVICE, "echo", value=token, timeout=self.settings.prompt)

@@ -17,16 +17,17 @@ there and, being tractor 0.1.0a4, listens on a free port of the registry's
 host whatever --listen says.  tractor picks its codec by whether `msgspec`
 imports: `lenprefix` needs msgspec, `msgpack` hides it.  SIGTERM stops the
 root actor (unregistering, closing channels) and exits 0; SIGINT is trio's.
-When the runtime stops on its own (a remote `self.cancel`), the process exits
-too (status 0), unlike tractor's run_daemon, whose process lives on without a
-listener; when tractor crashes (the hostile inputs of the recordings), it
-exits with status 1.  The address is printed as soon as the listener is up,
+When the runtime stops serving on its own, the process exits too (status 0
+after a remote `self.cancel`, else 1), unlike tractor's run_daemon, whose
+process lives on without a listener; when tractor crashes (the hostile inputs
+of the recordings), it exits with status 1.  The address is printed as soon as the listener is up,
 before the registration (tractor serves meanwhile).
 """
 import argparse
 import os
 import signal
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -85,13 +86,11 @@ def main(argv=None):
                 return
             await trio.sleep(0.005)
 
-    async def first_of(*waits):
-        async with trio.open_nursery() as n:
-            for w in waits:
-                async def run(w=w):
-                    await w()
-                    n.cancel_scope.cancel()
-                n.start_soon(run)
+    def server_down(actor):
+        if actor._server_down is not None and actor._server_down.is_set():
+            return True
+        listeners = getattr(actor, "_listeners", None)
+        return bool(listeners) and all(ln.socket.fileno() == -1 for ln in listeners)
 
     async def serve():
         stop = trio.Event()
@@ -103,18 +102,33 @@ def main(argv=None):
                         if not entered:         # still starting (registering): just go
                             outer.cancel_scope.cancel()
                         return
+
+                async def watchdog():
+                    """When the runtime stops serving (a remote self.cancel, or a
+                    crash that leaves the process up), end the process too: 0
+                    after a cancel the actor was asked for, else 1.  tractor
+                    gets 2 s to tear down first."""
+                    while True:
+                        await trio.sleep(0.1)
+                        actor = tractor._state._current_actor
+                        if actor is not None and server_down(actor):
+                            code = 0 if actor._cancel_called else 1
+                            t = threading.Timer(2.0, os._exit, (code,))
+                            t.daemon = True
+                            t.start()
+                            stop.set()
+                            return
                 entered = False
                 outer.start_soon(on_signal)
                 outer.start_soon(announce)
+                outer.start_soon(watchdog)
                 registry = args.registry or args.listen
                 async with tractor.open_root_actor(
                         name=args.name, arbiter_addr=registry,
                         enable_modules=["scwire_service"], start_method="trio",
-                        loglevel=args.loglevel) as actor:
+                        loglevel=args.loglevel):
                     entered = True
-                    # Until SIGTERM, or until the runtime stops (a remote
-                    # self.cancel): then leave, which cancels the root actor.
-                    await first_of(stop.wait, actor._server_down.wait)
+                    await stop.wait()   # SIGTERM, or the runtime stopped serving
                 outer.cancel_scope.cancel()
 
     trio.run(serve)
