@@ -34,7 +34,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest fuzz fuzz-smoke bench bench-run bench-build install clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke bench bench-run bench-build install install-conformance clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -148,6 +148,22 @@ install: all
 	ln -sf ../lib/scwire/tools/scwire-trace $(DESTDIR)$(PREFIX)/bin/scwire-trace
 	ln -sf ../lib/scwire/tools/scwire-send $(DESTDIR)$(PREFIX)/bin/scwire-send
 	install -m 0644 tools/wireshark/scwire.lua $(DESTDIR)$(PREFIX)/share/scwire/wireshark/
+	$(MAKE) --no-print-directory install-conformance
+
+# The suite keeps the repository's shape under lib/scwire (conformance/, spec/,
+# tools/scwire_tools), so that it finds the spec text and the diagram code.
+CONFORM_DEST = $(DESTDIR)$(PREFIX)/lib/scwire
+install-conformance:
+	install -d $(CONFORM_DEST)/conformance/scwire_conform $(CONFORM_DEST)/conformance/cases \
+		$(CONFORM_DEST)/conformance/iut/tractor $(CONFORM_DEST)/spec $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 conformance/scwire-conform $(CONFORM_DEST)/conformance/
+	install -m 0644 conformance/pytest.ini conformance/README.md $(CONFORM_DEST)/conformance/
+	install -m 0644 conformance/scwire_conform/*.py $(CONFORM_DEST)/conformance/scwire_conform/
+	install -m 0644 conformance/cases/*.py $(CONFORM_DEST)/conformance/cases/
+	install -m 0644 conformance/iut/tractor/*.py $(CONFORM_DEST)/conformance/iut/tractor/
+	chmod 0755 $(CONFORM_DEST)/conformance/iut/tractor/run.py
+	install -m 0644 spec/*.md spec/pending.txt $(CONFORM_DEST)/spec/
+	ln -sf ../lib/scwire/conformance/scwire-conform $(DESTDIR)$(PREFIX)/bin/scwire-conform
 
 clean:
 	rm -rf $(BUILD)

@@ -5,6 +5,7 @@ One place declares every option, so that the conftest, the plugin and the
 `scwire-conform` CLI agree on names and defaults.
 """
 import os
+import shutil
 
 import pytest
 
@@ -12,9 +13,15 @@ from . import PROFILES
 
 CONFORMANCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(CONFORMANCE_DIR)
-DEFAULT_IUT_CMD = os.path.join(REPO_DIR, "build", "scwire-ref") + \
-    " --listen {host}:{port} --codec {codec}"
-DEFAULT_OUT = os.path.join(REPO_DIR, "build", "conformance")
+# In the source tree the suite uses what `make` built; installed (make install),
+# the scwire-ref on PATH and a directory of the caller's.
+if os.path.exists(os.path.join(REPO_DIR, "Makefile")):
+    DEFAULT_REF = os.path.join(REPO_DIR, "build", "scwire-ref")
+    DEFAULT_OUT = os.path.join(REPO_DIR, "build", "conformance")
+else:
+    DEFAULT_REF = shutil.which("scwire-ref") or "scwire-ref"
+    DEFAULT_OUT = os.path.abspath("scwire-conformance")
+DEFAULT_IUT_CMD = DEFAULT_REF + " --listen {host}:{port} --codec {codec}"
 DEFAULT_TIMEOUT = 5.0
 # protocol.md: "promptly" is 2 s; it scales with --timeout on slow hosts.
 PROMPT_PER_TIMEOUT = 2.0 / DEFAULT_TIMEOUT

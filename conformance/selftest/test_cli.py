@@ -35,6 +35,28 @@ def test_options_become_pytest_arguments():
     assert "--list" in listing and ("-p", "no:terminal") in set(zip(listing, listing[1:]))
 
 
+CASE_OPTIONS = ["--expect-profile", "tractor", "--vectors", "/v", "--dump-sent", "/d",
+                "--chop-variants", "off", "--chop-pause", "0.5", "--chop-pause-share", "0.25"]
+
+
+def test_case_options_are_passed_on():
+    cli = load_cli()
+    argv = cli.pytest_argv(cli.parse(["--iut-registry", *CASE_OPTIONS]))
+    pairs = set(zip(argv, argv[1:]))
+    for pair in zip(CASE_OPTIONS[::2], CASE_OPTIONS[1::2]):
+        assert pair in pairs, pair
+    assert "--iut-registry" in argv
+    assert "--iut-registry" not in cli.pytest_argv(cli.parse([]))
+
+
+def test_case_options_are_accepted_by_the_cases():
+    # The options only exist once the cases' conftest is loaded: a listing
+    # that takes them proves the names match.
+    p = run("--list", "--iut-registry", *CASE_OPTIONS)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip()
+
+
 def run(*args):
     return subprocess.run([sys.executable, CLI, *args], capture_output=True, text=True,
                           timeout=60)
