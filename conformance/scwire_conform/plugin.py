@@ -440,6 +440,12 @@ class Plugin:
                 rep.longrepr = "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
             elif rep.longrepr is None or isinstance(rep.longrepr, tuple):
                 rep.longrepr = f"{v}"
+        elif rep.when == "setup" and excinfo is not None:
+            # A setup that raised must not read as passed: pytest would then run
+            # the body without its fixtures.  The verdict stays the record's.
+            rep.outcome = "skipped"
+            path, line = rep.location[0], (rep.location[1] or 0) + 1
+            rep.longrepr = (path, line, f"{v}: " + "; ".join(x.msg for x in rec.violations))
         else:
             rep.outcome = "passed"
             rep.longrepr = None

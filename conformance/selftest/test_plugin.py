@@ -43,6 +43,14 @@ def test_hs_3_should_fails(conn):
 def test_hs_4_must_in_a_should_only_case(conn):
     must(False, "nope")
 
+@pytest.fixture
+def setup_violating_a_should():
+    must(False, "seen while setting up")
+
+@pytest.mark.spec("HS-4")
+def test_hs_4_setup_fails_in_a_should_only_case(setup_violating_a_should):
+    raise RuntimeError("the body ran although its setup failed")
+
 @pytest.mark.spec("HS-5")
 def test_hs_5_skips():
     pytest.skip("needs lenprefix")
@@ -78,7 +86,9 @@ def test_hs_10_after_restart(conn):
 EXPECTED = {
     "demo/test_hs_1_passes": "PASS", "demo/test_hs_2_fails": "FAIL",
     "demo/test_hs_3_should_fails": "NON-STRICT",
-    "demo/test_hs_4_must_in_a_should_only_case": "NON-STRICT", "demo/test_hs_5_skips": "SKIP",
+    "demo/test_hs_4_must_in_a_should_only_case": "NON-STRICT",
+    "demo/test_hs_4_setup_fails_in_a_should_only_case": "NON-STRICT",
+    "demo/test_hs_5_skips": "SKIP",
     "demo/test_hs_6_skips_without_reason": "ERROR", "demo/test_frame_11_info": "INFO",
     "demo/test_hs_7_suite_bug": "ERROR", "demo/test_hs_8_bare_assert": "FAIL",
     "demo/test_hs_9_kills_the_iut": "FAIL", "demo/test_hs_10_after_restart": "PASS",
