@@ -15,8 +15,9 @@ MSGPACK_CFLAGS := $(shell pkg-config --cflags msgpack 2>/dev/null)
 MSGPACK_LIBS   := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(MSGPACK_CFLAGS) -Iref/src $(CFLAGS)
 
-# The sans-IO core: everything under ref/src except the libev glue and main.
-GLUE_SRCS = ref/src/loop.c ref/src/main.c
+# The sans-IO core: everything under ref/src except the libev glue, main and
+# the command-line helpers that the programs share.
+GLUE_SRCS = ref/src/loop.c ref/src/main.c ref/src/cli.c
 CORE_SRCS = $(filter-out $(GLUE_SRCS),$(sort $(wildcard ref/src/*.c)))
 CORE_OBJS = $(CORE_SRCS:ref/src/%.c=$(BUILD)/core/%.o)
 GLUE_OBJS = $(GLUE_SRCS:ref/src/%.c=$(BUILD)/glue/%.o)
@@ -73,8 +74,8 @@ $(DAEMON): $(GLUE_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(GLUE_OBJS) $(LIB) -lev $(MSGPACK_LIBS) -lm
 $(UNIT): $(TEST_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB) -lcunit $(MSGPACK_LIBS) -lm
-$(TAP): $(TAP_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(TAP_OBJS) $(LIB) -lev $(MSGPACK_LIBS) -lm
+$(TAP): $(TAP_OBJS) $(BUILD)/glue/cli.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TAP_OBJS) $(BUILD)/glue/cli.o $(LIB) -lev $(MSGPACK_LIBS) -lm
 
 unit: $(UNIT)
 	$(UNIT)

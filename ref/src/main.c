@@ -20,7 +20,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "actor.h"
+#include "cli.h"
 #include "loop.h"
 
 #define PROG "scwire-ref"
@@ -48,31 +48,6 @@ typedef struct logger {
     const char *name;
     int level;
 } logger;
-
-static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static _Noreturn void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("; see --help\n", stderr);
-    exit(2);
-}
-
-static _Noreturn void fatal(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 /* --- the actor's callbacks ---------------------------------------------- */
 
@@ -132,43 +107,10 @@ static void fill_random(void *ud, uint8_t *out, size_t n)
     }
     /* Cids and uuids must not repeat, so going on without randomness is no option. */
     if (n > 0 && urandom_fill(out, n) < 0)
-        fatal("no source of random bytes: %s", strerror(errno));
+        cli_fatal("no source of random bytes: %s", strerror(errno));
 }
 
 /* --- flag values ------------------------------------------------------- */
-
-static unsigned long long parse_count(const char *opt, const char *s, unsigned long long min,
-                                      unsigned long long max)
-{
-    unsigned long long v;
-    char *end;
-    /* strtoull alone would take " 7", "+7" and "-1" (as a huge number). */
-    if (!isdigit((unsigned char)s[0]))
-        usage_error("%s: '%s' is not a whole number", opt, s);
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*end != '\0')
-        usage_error("%s: '%s' is not a whole number", opt, s);
-    if (errno == ERANGE || v < min || v > max)
-        usage_error("%s: %s is out of range %llu..%llu", opt, s, min, max);
-    return v;
-}
-
-static double parse_seconds(const char *opt, const char *s)
-{
-    double v;
-    char *end;
-    /* strtod alone would take "inf", "nan", hex and leading blanks. */
-    if (!isdigit((unsigned char)s[0]) && s[0] != '.')
-        usage_error("%s: '%s' is not a number of seconds", opt, s);
-    errno = 0;
-    v = strtod(s, &end);
-    if (*end != '\0' || end == s)
-        usage_error("%s: '%s' is not a number of seconds", opt, s);
-    if (errno == ERANGE || !(v > 0.0) || v > 86400.0)
-        usage_error("%s: %s is out of range (0, 86400] seconds", opt, s);
-    return v;
-}
 
 /* HOST:PORT or [V6]:PORT; host gets the name without brackets. */
 static void parse_hostport(const char *opt, const char *s, char *host, size_t hostsz,
@@ -181,26 +123,26 @@ static void parse_hostport(const char *opt, const char *s, char *host, size_t ho
     if (s[0] == '[') {
         const char *rb = strchr(s, ']');
         if (!rb || rb[1] != ':')
-            usage_error("%s: '%s' is not [HOST]:PORT", opt, s);
+            cli_usage_error("%s: '%s' is not [HOST]:PORT", opt, s);
         h = s + 1;
         hlen = (size_t)(rb - h);
         colon = rb + 1;
     } else {
         colon = strrchr(s, ':');
         if (!colon)
-            usage_error("%s: '%s' is not HOST:PORT", opt, s);
+            cli_usage_error("%s: '%s' is not HOST:PORT", opt, s);
         hlen = (size_t)(colon - s);
         if (memchr(s, ':', hlen))
-            usage_error("%s: '%s': write an IPv6 address as [ADDRESS]:PORT", opt, s);
+            cli_usage_error("%s: '%s': write an IPv6 address as [ADDRESS]:PORT", opt, s);
     }
     if (hlen == 0)
-        usage_error("%s: '%s' has no host", opt, s);
+        cli_usage_error("%s: '%s' has no host", opt, s);
     if (hlen >= hostsz)
-        usage_error("%s: host of '%s' is longer than %zu characters", opt, s, hostsz - 1);
+        cli_usage_error("%s: host of '%s' is longer than %zu characters", opt, s, hostsz - 1);
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     snprintf(label, sizeof(label), "%s port", opt);
-    *port = (uint16_t)parse_count(label, colon + 1, min_port, 65535);
+    *port = (uint16_t)cli_parse_count(label, colon + 1, min_port, 65535);
 }
 
 /* Canonical 8-4-4-4-12 hex text, stored lower-case. */
@@ -208,11 +150,11 @@ static void parse_uuid(const char *s, char out[37])
 {
     size_t i;
     if (strlen(s) != 36)
-        usage_error("--uuid: '%s' is not a uuid (8-4-4-4-12 hex digits)", s);
+        cli_usage_error("--uuid: '%s' is not a uuid (8-4-4-4-12 hex digits)", s);
     for (i = 0; i < 36; i++) {
         int dash = i == 8 || i == 13 || i == 18 || i == 23;
         if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            usage_error("--uuid: '%s' is not a uuid (8-4-4-4-12 hex digits)", s);
+            cli_usage_error("--uuid: '%s' is not a uuid (8-4-4-4-12 hex digits)", s);
         out[i] = (char)tolower((unsigned char)s[i]);
     }
     out[36] = '\0';
@@ -460,7 +402,7 @@ static int open_listener(const char *arg, const char *host, uint16_t port, char 
     char why[160];
     int fd = sc_loop_listen(host, port, bound_host, bound_sz, bound_port, why, sizeof(why));
     if (fd < 0)
-        fatal("cannot listen on %s: %s", arg, why);
+        cli_fatal("cannot listen on %s: %s", arg, why);
     if (strchr(bound_host, ':'))
         printf("[%s]:%u\n", bound_host, (unsigned)*bound_port);
     else
@@ -545,6 +487,7 @@ int main(int argc, char **argv)
     int identity_flags = 0;
     ssize_t n;
 
+    cli_prog = PROG;
     /* One write(2) per log line, so that a line stays whole when stderr is
      * shared with other processes (a test runner, a supervisor). */
     setvbuf(stderr, NULL, _IOLBF, 0);
@@ -564,7 +507,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case OPT_NAME:
             if (optarg[0] == '\0')
-                usage_error("--name: the name is empty");
+                cli_usage_error("--name: the name is empty");
             cfg.name = optarg;
             identity_flags = 1;
             break;
@@ -586,15 +529,15 @@ int main(int argc, char **argv)
         case OPT_UID:
             if (!py_pair(optarg, child_name, sizeof(child_name), 1, child_uuid, sizeof(child_uuid),
                          NULL) || child_name[0] == '\0')
-                usage_error("--uid: '%s' is not a Python tuple ('name', 'uuid') of two str", optarg);
+                cli_usage_error("--uid: '%s' is not a Python tuple ('name', 'uuid') of two str", optarg);
             if (strlen(child_uuid) > 36)
-                usage_error("--uid: the uuid '%s' is longer than 36 characters", child_uuid);
+                cli_usage_error("--uid: the uuid '%s' is longer than 36 characters", child_uuid);
             child_mode = 1;
             break;
         case OPT_PARENT_ADDR:
             if (!py_pair(optarg, parent_host, sizeof(parent_host), 0, NULL, 0, &parent_port) ||
                 parent_host[0] == '\0' || parent_port == 0)
-                usage_error("--parent_addr: '%s' is not a Python tuple ('host', port)", optarg);
+                cli_usage_error("--parent_addr: '%s' is not a Python tuple ('host', port)", optarg);
             have_parent = 1;
             break;
         case OPT_ADVERTISE:
@@ -603,55 +546,55 @@ int main(int argc, char **argv)
             advertise = 1;
             break;
         case OPT_MAX_CHILDREN:
-            cfg.max_children = (unsigned)parse_count("--max-children", optarg, 0, 4096);
+            cfg.max_children = (unsigned)cli_parse_count("--max-children", optarg, 0, 4096);
             break;
         case OPT_CANCEL_TIMEOUT:
-            cfg.cancel_timeout = parse_seconds("--cancel-timeout", optarg);
+            cfg.cancel_timeout = cli_parse_seconds("--cancel-timeout", optarg);
             break;
         case OPT_KILL_GRACE:
-            cfg.kill_grace = parse_seconds("--kill-grace", optarg);
+            cfg.kill_grace = cli_parse_seconds("--kill-grace", optarg);
             break;
         case OPT_CODEC:
             if (sc_codec_parse(optarg, &cfg.codec) != SC_OK)
-                usage_error("--codec: unknown codec '%s' (msgpack or lenprefix)", optarg);
+                cli_usage_error("--codec: unknown codec '%s' (msgpack or lenprefix)", optarg);
             break;
         case OPT_PROFILE:
             if (strcmp(optarg, PROFILE) != 0)
-                usage_error("--profile: unsupported profile '%s' (only " PROFILE ")", optarg);
+                cli_usage_error("--profile: unsupported profile '%s' (only " PROFILE ")", optarg);
             break;
         case OPT_LOGLEVEL:
             if (sc_loglevel_parse(optarg, &cfg.loglevel) != SC_OK)
-                usage_error("--loglevel: unknown level '%s' (transport, debug, runtime, cancel, "
+                cli_usage_error("--loglevel: unknown level '%s' (transport, debug, runtime, cancel, "
                             "info, warning, error or critical)", optarg);
             break;
         case OPT_MSG_BUFFER_SIZE:
             cfg.limits.msg_buffer_size =
-                (unsigned)parse_count("--msg-buffer-size", optarg, 1, UINT_MAX);
+                (unsigned)cli_parse_count("--msg-buffer-size", optarg, 1, UINT_MAX);
             break;
         case OPT_MAX_FRAME:
             /* A lenprefix header cannot announce more. */
-            cfg.limits.max_frame = (size_t)parse_count("--max-frame", optarg, 1, UINT32_MAX);
+            cfg.limits.max_frame = (size_t)cli_parse_count("--max-frame", optarg, 1, UINT32_MAX);
             break;
         case OPT_MAX_DEPTH:
-            cfg.limits.max_depth = (unsigned)parse_count("--max-depth", optarg, 1, SC_DEPTH_CAP);
+            cfg.limits.max_depth = (unsigned)cli_parse_count("--max-depth", optarg, 1, SC_DEPTH_CAP);
             break;
         case OPT_MAX_STR:
-            cfg.limits.max_str = (uint32_t)parse_count("--max-str", optarg, 1, UINT32_MAX);
+            cfg.limits.max_str = (uint32_t)cli_parse_count("--max-str", optarg, 1, UINT32_MAX);
             break;
         case OPT_MAX_ENTRIES:
-            cfg.limits.max_entries = (uint32_t)parse_count("--max-entries", optarg, 1, UINT32_MAX);
+            cfg.limits.max_entries = (uint32_t)cli_parse_count("--max-entries", optarg, 1, UINT32_MAX);
             break;
         case OPT_MAX_CONTEXTS:
-            cfg.limits.max_contexts = (unsigned)parse_count("--max-contexts", optarg, 1, UINT_MAX);
+            cfg.limits.max_contexts = (unsigned)cli_parse_count("--max-contexts", optarg, 1, UINT_MAX);
             break;
         case OPT_MAX_CONNS:
-            cfg.limits.max_conns = (unsigned)parse_count("--max-conns", optarg, 1, UINT_MAX);
+            cfg.limits.max_conns = (unsigned)cli_parse_count("--max-conns", optarg, 1, UINT_MAX);
             break;
         case OPT_HANDSHAKE_TIMEOUT:
-            cfg.limits.handshake_timeout = parse_seconds("--handshake-timeout", optarg);
+            cfg.limits.handshake_timeout = cli_parse_seconds("--handshake-timeout", optarg);
             break;
         case OPT_MAX_OUTBUF:
-            cfg.limits.max_outbuf = (size_t)parse_count("--max-outbuf", optarg, 1, SIZE_MAX);
+            cfg.limits.max_outbuf = (size_t)cli_parse_count("--max-outbuf", optarg, 1, SIZE_MAX);
             break;
         case OPT_HELP:
             print_help();
@@ -660,31 +603,31 @@ int main(int argc, char **argv)
             puts(VERSION_LINE);
             return 0;
         case ':':
-            usage_error("option '%s' needs a value", argv[optind - 1]);
+            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
             /* getopt_long leaves the option's id in optopt when a value
              * was given to a flag that takes none. */
             if (optopt >= OPT_NAME)
-                usage_error("option '%s' takes no value", argv[optind - 1]);
+                cli_usage_error("option '%s' takes no value", argv[optind - 1]);
             if (optopt > 0)
-                usage_error("unknown option '-%c'", optopt);
-            usage_error("unknown option '%s'", argv[optind - 1]);
+                cli_usage_error("unknown option '-%c'", optopt);
+            cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (child_mode != have_parent)
-        usage_error("--uid and --parent_addr go together (child mode)");
+        cli_usage_error("--uid and --parent_addr go together (child mode)");
     if (child_mode && (listen_arg || cfg.registry_host || cfg.registry_role || identity_flags ||
                        advertise))
-        usage_error("child mode takes its identity from --uid and its addresses from the parent: "
+        cli_usage_error("child mode takes its identity from --uid and its addresses from the parent: "
                     "no --listen, --advertise, --registry, --registry-role, --name or --uuid");
     if (!listen_arg)
         listen_arg = DEFAULT_LISTEN;
     parse_hostport("--listen", listen_arg, listen_host, sizeof(listen_host), &listen_port, 0);
     /* spec/limits.md: the output bound is at least one whole message. */
     if (cfg.limits.max_outbuf < cfg.limits.max_frame)
-        usage_error("--max-outbuf: %zu is less than --max-frame (%zu)", cfg.limits.max_outbuf,
+        cli_usage_error("--max-outbuf: %zu is less than --max-frame (%zu)", cfg.limits.max_outbuf,
                     cfg.limits.max_frame);
 
     if (child_mode) {
@@ -736,11 +679,11 @@ int main(int argc, char **argv)
     cb.random = fill_random;
     sc_err_clear(&err);
     if (sc_actor_new(&cfg, &cb, &lg, &a, &err) != SC_OK)
-        fatal("cannot start the actor: %s", err.msg);
+        cli_fatal("cannot start the actor: %s", err.msg);
     rc = sc_actor_start(a, sc_loop_now());
     if (rc != SC_OK) {
         sc_actor_free(a);
-        fatal("cannot start the actor: %s", sc_rc_name(rc));
+        cli_fatal("cannot start the actor: %s", sc_rc_name(rc));
     }
     status = sc_loop_run(a, fd, &lopts, log_line, &lg);
     sc_actor_free(a);

@@ -5,15 +5,13 @@
  *
  * The bound address is the first line on stdout because tests start the tap
  * on port 0 and need to learn where it listens; the trace exists by then. */
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "net.h"
 #include "proxy.h"
 #include "trace.h"
@@ -24,48 +22,6 @@
 #define DEFAULT_MAX_CONNS 256
 #define CHOP_MAX (1u << 20)
 #define MAX_CONNS_MAX 65536
-
-static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static _Noreturn void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("; see --help\n", stderr);
-    exit(2);
-}
-
-static _Noreturn void fatal(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static unsigned long parse_count(const char *opt, const char *s, unsigned long min,
-                                 unsigned long max)
-{
-    unsigned long v;
-    char *end;
-    /* strtoul alone would take " 7", "+7" and "-1" (as a huge number). */
-    if (!isdigit((unsigned char)s[0]))
-        usage_error("%s: '%s' is not a whole number", opt, s);
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (*end != '\0')
-        usage_error("%s: '%s' is not a whole number", opt, s);
-    if (errno == ERANGE || v < min || v > max)
-        usage_error("%s: %s is out of range %lu..%lu", opt, s, min, max);
-    return v;
-}
 
 static void print_help(void)
 {
@@ -124,6 +80,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int opt, fd, status;
 
+    cli_prog = PROG;
     /* One write(2) per message line, even when stderr is shared. */
     setvbuf(stderr, NULL, _IOLBF, 0);
 
@@ -137,27 +94,27 @@ int main(int argc, char **argv)
         case OPT_LISTEN:
             listen_arg = optarg;
             if (net_parse_hostport("--listen", optarg, 0, &listen_hp, &err) != SC_OK)
-                usage_error("%s", err.msg);
+                cli_usage_error("%s", err.msg);
             break;
         case OPT_TARGET:
             cfg.target_name = optarg;
             if (net_parse_hostport("--target", optarg, 1, &target_hp, &err) != SC_OK)
-                usage_error("%s", err.msg);
+                cli_usage_error("%s", err.msg);
             break;
         case OPT_CODEC:
             if (sc_codec_parse(optarg, &cfg.codec) != SC_OK)
-                usage_error("--codec: unknown codec '%s' (msgpack or lenprefix)", optarg);
+                cli_usage_error("--codec: unknown codec '%s' (msgpack or lenprefix)", optarg);
             break;
         case OPT_OUT:
             if (optarg[0] == '\0')
-                usage_error("--out: the file name is empty");
+                cli_usage_error("--out: the file name is empty");
             out = optarg;
             break;
         case OPT_CHOP:
-            cfg.chop = parse_count("--chop", optarg, 1, CHOP_MAX);
+            cfg.chop = cli_parse_count("--chop", optarg, 1, CHOP_MAX);
             break;
         case OPT_MAX_CONNS:
-            cfg.max_conns = (unsigned)parse_count("--max-conns", optarg, 1, MAX_CONNS_MAX);
+            cfg.max_conns = (unsigned)cli_parse_count("--max-conns", optarg, 1, MAX_CONNS_MAX);
             break;
         case OPT_QUIET:
             cfg.quiet = 1;
@@ -169,32 +126,32 @@ int main(int argc, char **argv)
             puts(VERSION_LINE);
             return 0;
         case ':':
-            usage_error("option '%s' needs a value", argv[optind - 1]);
+            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
             /* getopt_long leaves the option's id in optopt when a value
              * was given to a flag that takes none. */
             if (optopt >= OPT_LISTEN)
-                usage_error("option '%s' takes no value", argv[optind - 1]);
+                cli_usage_error("option '%s' takes no value", argv[optind - 1]);
             if (optopt > 0)
-                usage_error("unknown option '-%c'", optopt);
-            usage_error("unknown option '%s'", argv[optind - 1]);
+                cli_usage_error("unknown option '-%c'", optopt);
+            cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!listen_arg)
-        usage_error("--listen HOST:PORT is required");
+        cli_usage_error("--listen HOST:PORT is required");
     if (!cfg.target_name)
-        usage_error("--target HOST:PORT is required");
+        cli_usage_error("--target HOST:PORT is required");
     if (!out)
-        usage_error("--out FILE is required");
+        cli_usage_error("--out FILE is required");
 
     /* Once, here: getaddrinfo blocks, and the loop must not. */
     if (net_resolve(&target_hp, 0, &target, &err) != SC_OK)
-        fatal("--target: %s", err.msg);
+        cli_fatal("--target: %s", err.msg);
     cfg.target = target;
     if (trace_open(&tr, out, &err) != SC_OK)
-        fatal("%s", err.msg);
+        cli_fatal("%s", err.msg);
 
     /* Whoever started us may signal as soon as it reads the address line;
      * hold SIGINT and SIGTERM until the loop can take them. */
@@ -204,7 +161,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
 
     if (net_listen(&listen_hp, &fd, bound, &err) != SC_OK)
-        fatal("--listen: %s", err.msg);
+        cli_fatal("--listen: %s", err.msg);
     printf("%s\n", bound);
     fflush(stdout);
 
