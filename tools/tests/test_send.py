@@ -18,31 +18,15 @@ import threading
 import msgpack
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.dirname(HERE)
-REPO = os.path.dirname(TOOLS)
+from toolenv import REPO, TOOLS, VECTORS, needs_vectors  # also puts tools/ on sys.path
+
 SEND = os.path.join(TOOLS, "scwire-send")
 TRACE_TOOL = os.path.join(TOOLS, "scwire-trace")
 REF = os.path.join(REPO, "build", "scwire-ref")
-sys.path.insert(0, TOOLS)
 
 from scwire_tools import trace  # noqa: E402
 from scwire_tools.replay import pick_conn  # noqa: E402
 
-
-def _vectors():
-    for d in (os.environ.get("SCWIRE_VECTORS"),
-              os.path.join(os.path.dirname(REPO), "shared", "vectors", "tractor-0.1.0a4"),
-              "/work/shared/vectors/tractor-0.1.0a4"):
-        if d and os.path.isfile(os.path.join(d, "e_asyncgen.jsonl")):
-            return d
-    return None
-
-
-VECTORS = _vectors()
-needs_vectors = pytest.mark.skipif(
-    VECTORS is None, reason="recorded tractor traces (vectors/tractor-0.1.0a4) not found; "
-                            "set SCWIRE_VECTORS to their directory")
 # The recorded server was tractor serving a module `svc`; the reference runtime
 # serves the same functions in `scwire_service` (spec/test-service.md).
 GOLDEN = ["--map-ns", "svc=scwire_service", "--ignore-peer-name"]

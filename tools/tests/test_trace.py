@@ -17,30 +17,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.dirname(HERE)
-REPO = os.path.dirname(TOOLS)
+from toolenv import TOOLS, VECTORS, needs_vectors  # also puts tools/ on sys.path
+
 TRACE_TOOL = os.path.join(TOOLS, "scwire-trace")
-sys.path.insert(0, TOOLS)
 
 from scwire_tools import ToolError, classify, codec, jsonview, normalize, pcap, tcpflow, trace  # noqa: E402
 from scwire_tools.diagram import sequence_svg  # noqa: E402
 
-
-def _vectors():
-    """The recorded tractor traces: $SCWIRE_VECTORS, or shared/ next to the repository."""
-    for d in (os.environ.get("SCWIRE_VECTORS"),
-              os.path.join(os.path.dirname(REPO), "shared", "vectors", "tractor-0.1.0a4"),
-              "/work/shared/vectors/tractor-0.1.0a4"):
-        if d and os.path.isfile(os.path.join(d, "e_asyncgen.jsonl")):
-            return d
-    return None
-
-
-VECTORS = _vectors()
-needs_vectors = pytest.mark.skipif(
-    VECTORS is None, reason="recorded tractor traces (vectors/tractor-0.1.0a4) not found; "
-                            "set SCWIRE_VECTORS to their directory")
 
 UID_C = ["client", "11111111-2222-4333-8444-555555555555"]
 UID_S = ["server", "66666666-7777-4888-9999-aaaaaaaaaaaa"]
