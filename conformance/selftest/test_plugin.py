@@ -4,18 +4,12 @@
 A demo case file (written at run time, so that spec-trace does not take its
 ids for real claims) runs under the real conftest against the fake IUT.
 """
-import json
 import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CONFORMANCE = os.path.dirname(HERE)
-FAKE = (f"{sys.executable} {os.path.join(HERE, 'fakeiut.py')} "
-        "--listen {host}:{port} --codec {codec}")
+from demorun import FAKE, run, write_demo
+
 
 DEMO = '''
 import os, signal
@@ -97,23 +91,8 @@ EXPECTED = {
 
 @pytest.fixture
 def demo(tmp_path):
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    shutil.copy(os.path.join(CONFORMANCE, "cases", "conftest.py"), cases)
-    (cases / "test_demo.py").write_text(DEMO)
-    return tmp_path
+    return write_demo(tmp_path, DEMO)
 
-
-def run(demo, *args, iut=FAKE):
-    out = demo / "out"
-    cmd = [sys.executable, "-m", "pytest", str(demo / "cases"), "-c",
-           os.path.join(CONFORMANCE, "pytest.ini"), "--rootdir", str(demo),
-           "-p", "no:cacheprovider", "-q", "--iut-cmd", iut, "--out", str(out), *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    report = None
-    if (out / "report.json").exists():
-        report = json.loads((out / "report.json").read_text())
-    return p, report
 
 
 def test_verdicts_reports_and_suite_error_exit(demo):

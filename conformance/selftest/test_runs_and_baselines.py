@@ -7,18 +7,15 @@ spec-trace does not take their ids for real claims.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CONFORMANCE = os.path.dirname(HERE)
+from demorun import CONFORMANCE, run, write_demo
+
 CLI = os.path.join(CONFORMANCE, "scwire-conform")
-FAKE = (f"{sys.executable} {os.path.join(HERE, 'fakeiut.py')} "
-        "--listen {host}:{port} --codec {codec}")
 
 DEMO = '''
 import pytest
@@ -69,23 +66,8 @@ def test_reg_12_says_client(conn):
 
 @pytest.fixture
 def demo(tmp_path):
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    shutil.copy(os.path.join(CONFORMANCE, "cases", "conftest.py"), cases)
-    (cases / "test_demo.py").write_text(DEMO)
-    return tmp_path
+    return write_demo(tmp_path, DEMO)
 
-
-def run(demo, *args, iut=FAKE):
-    out = demo / "out"
-    cmd = [sys.executable, "-m", "pytest", str(demo / "cases"), "-c",
-           os.path.join(CONFORMANCE, "pytest.ini"), "--rootdir", str(demo),
-           "-p", "no:cacheprovider", "-q", "--iut-cmd", iut, "--out", str(out), *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    rep = None
-    if (out / "report.json").exists():
-        rep = json.loads((out / "report.json").read_text())
-    return p, rep
 
 
 def verdicts(rep):
