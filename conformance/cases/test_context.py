@@ -3,13 +3,16 @@
 
 Covers the context sequence (RPC-8, CTX-1), errors sent by the caller into a
 live context (CTX-6, ERR-4, ERR-5), unexpected kinds from the caller (CTX-8),
-cid life (CID-4, CID-7, CID-10) and the context functions of test-service.md.
+cid life (CID-4, CID-7, CID-10) and the context functions of test-service.md;
+and the caller side (CTX-7), with the IUT calling a context of the suite
+through ctx_call (SVC-29).
 """
 import time
 
 import pytest
 
 from scwire_conform import msgs
+from scwire_conform.callee import Callee, ctx_call
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import must, should
 from scwire_conform.wire import SERVICE
@@ -225,3 +228,75 @@ def test_cid_4_context_reached_from_another_channel_with_the_same_uid(fresh_conn
     must(values == ["via b"], f"expected the echo of 'via b' on either channel; observed "
                               f"{short(values)}")
     must(msgs.ret(ctx.cid, 1)(final), f"expected return 1; observed {short(final)}")
+
+
+# ctx_call's idle time when the case wants the IUT to sit on the context:
+# far beyond any wait of the suite, so that only the callee's message can
+# end the call within the case.
+IDLE = 600
+
+
+@pytest.fixture
+def callee(settings, case):
+    c = Callee(settings.codec, case.wire_log, host=settings.host, timeout=settings.timeout)
+    yield c
+    c.close()
+
+
+@pytest.mark.spec("SVC-29", "HS-1", "HS-3")
+def test_svc_29_ctx_call_returns_started_and_result(conn, callee):
+    """ctx_call connects to the suite, sends its uid (the same as on our connection),
+    sends one context command with the ns, func and kwargs given and its own uid
+    as caller; once the context started and returned it answers
+    [started, "returned", value] (at the latest when its idle time of 0.5 s ends)."""
+    cid, cmd = ctx_call(conn, callee, idle=0.5)
+    must(list(callee.conn.peer_uid) == list(conn.peer_uid),
+         f"the IUT's uid is {callee.conn.peer_uid!r} on the connection it opened and "
+         f"{conn.peer_uid!r} on ours")
+    must(list(cmd[3]) == list(conn.peer_uid), f"the command's caller uid is {cmd[3]!r}")
+    callee.start({"s": [1]})
+    callee.conn.send({"return": [2, "r"], "cid": callee.cid})
+    conn.expect(msgs.ret(cid, [{"s": [1]}, "returned", [2, "r"]]), cid=cid)
+
+
+@pytest.mark.spec("CTX-7", "SVC-29")
+@pytest.mark.parametrize("type_str", ["KeyError", "ContextCancelled"],
+                         ids=["error", "unasked-cancelled"])
+def test_ctx_7_error_fails_a_caller_context_nobody_reads(conn, callee, settings, type_str):
+    """An `error` on a context the IUT called and does not read (ctx_call idles for
+    600 s) fails it at once: ctx_call answers promptly with an error naming the
+    remote type and text.  A ContextCancelled the IUT did not ask for counts as
+    such an error.  The channel we called ctx_call on stays usable."""
+    cid, _ = ctx_call(conn, callee, idle=IDLE)
+    callee.start("go")
+    callee.conn.send({"yield": 1, "cid": callee.cid})     # unread: nobody reads the context
+    callee.send_error(type_str, "the callee gives up")
+    m = conn.expect(msgs.error(cid), timeout=settings.prompt, cid=cid)
+    tb = m["error"].get("tb_str", "")
+    must(type_str in tb and "the callee gives up" in tb,
+         f"the error ctx_call failed with does not carry the remote {type_str} and its "
+         f"text: {short(m)}")
+    should(m["error"]["type_str"] in ("RemoteActorError", type_str),
+           f"SVC-29: the failure should be RemoteActorError; it is {m['error']['type_str']!r}")
+    r = conn.call(SERVICE, "echo", value="after")
+    must(r.kind == "return", f"echo after the failed call answered {short(r.final)}")
+
+
+@pytest.mark.spec("CTX-7", "SVC-29")
+def test_ctx_7_cancelled_answering_own_cancel_is_no_failure(conn, callee, settings):
+    """When idle ends, ctx_call cancels the context with self._cancel_task on the
+    same channel; a ContextCancelled answering that request does not fail the
+    call, which answers [started, "cancelled", nil]."""
+    cid, _ = ctx_call(conn, callee, idle=0.2)
+    callee.start(["s"])
+    m = callee.conn.recv(timeout=settings.timeout)
+    cmd = m.get("cmd") if isinstance(m, dict) else None
+    must(isinstance(cmd, (list, tuple)) and len(cmd) == 5 and
+         msgs.same(list(cmd[:3]), ["self", "_cancel_task", {"cid": callee.cid}]),
+         f"expected self._cancel_task for cid {callee.cid} once idle ended; got {short(m)}")
+    callee.conn.send_many([{"functype": "asyncfunc", "cid": cmd[4]},
+                           {"error": {"tb_str": "Traceback...\nContextCancelled: cancelled by "
+                                                "its caller\n", "type_str": "ContextCancelled"},
+                            "cid": callee.cid},
+                           {"return": None, "cid": cmd[4]}])
+    conn.expect(msgs.ret(cid, [["s"], "cancelled", None]), timeout=settings.prompt, cid=cid)

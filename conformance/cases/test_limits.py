@@ -18,8 +18,8 @@ from scwire_conform import mpk, msgs
 from scwire_conform.bystander import CLOSED, DOWN, HUNG, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import Violation, must, should
-from scwire_conform.wire import SERVICE, Closed
+from scwire_conform.verdict import Violation, must, observe, should
+from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
 MAX_FRAME, MAX_DEPTH, MAX_STR, MAX_ENTRIES = 65536, 16, 1000, 4096
@@ -360,3 +360,41 @@ def bad_uid(c, settings, bad):
         uid = mpk.array([name, uuid] + [mpk.NIL] * MAX_ENTRIES, 16)
     send_until_closed(c, c.codec.frame(uid))
     wait_closed(c, settings)
+
+
+@pytest.mark.spec("LIM-12", "OVR-8")
+@pytest.mark.parametrize("size", ["100KB", "small"])
+def test_lim_12_parking_is_bounded_per_connection(private_iut, fresh_conn_factory, settings,
+                                                  size):
+    """A backpressured sink that takes nothing (one message per 600 s) flooded with
+    yields: in bytes, of 48 MB of 100 KB yields the IUT should take far less than
+    all (its buffer of 64, the parking area and the socket buffers: under 32 MiB);
+    in messages, an echo behind 64 + 1024 + 976 small yields should stay unanswered
+    (reading paused) while the parking area is full.  Another connection is served
+    promptly meanwhile (OVR-8); closing the flooding connection ends it all."""
+    iut = private_iut()
+    flood = fresh_conn_factory(target=iut)
+    sink = flood.open_context(SERVICE, "ctx_slow_sink", delay=600, backpressure=True)
+    if size == "100KB":
+        value = "p" * 100_000
+        data = b"".join(flood.codec.encode({"yield": value, "cid": sink.cid})
+                        for _ in range(480))
+        sent = flood.send_while_accepted(data, idle=1.0)
+        should(sent < 32 * 2 ** 20, f"the IUT took {sent} of {len(data)} bytes of yields for a "
+                                    f"sink that reads none: its parking area is not bounded "
+                                    f"in bytes")
+        seen = f"the IUT took {sent} of {len(data)} bytes"
+    else:
+        for i in range(0, 2064, 516):
+            flood.send_many([{"yield": j, "cid": sink.cid} for j in range(i, i + 516)])
+        behind = flood.command(SERVICE, "echo", {"value": "behind"})
+        try:
+            flood.recv_for(behind, timeout=settings.prompt)
+            should(False, "an echo behind 2064 yields for a sink that reads none was "
+                          "answered: the parking area is not bounded in messages")
+            seen = "the echo behind 2064 yields was answered"
+        except Timeout:
+            seen = "the echo behind 2064 yields waits: the IUT stopped reading that connection"
+    r = fresh_conn_factory(target=iut).call(SERVICE, "echo", value=1, timeout=settings.prompt)
+    must(r.kind == "return", f"another connection got {short(r.final)}")
+    observe(seen)

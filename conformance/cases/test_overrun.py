@@ -9,8 +9,8 @@ import time
 import pytest
 
 from scwire_conform import msgs
-from scwire_conform.verdict import info, must, should
-from scwire_conform.wire import SERVICE, Timeout
+from scwire_conform.verdict import info, must, observe, should
+from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
 BUFFER = 64
@@ -245,3 +245,85 @@ def test_lim_11_buffer_size_is_configurable(private_iut, fresh_conn_factory):
         c.expect(msgs.error(ctx.cid, "StreamOverrun"), cid=ctx.cid,
                  what=f"StreamOverrun error #{i + 1} of 12 on cid {ctx.cid}")
     c.expect_quiet(ctx.cid, "no more than 12 StreamOverrun errors")
+
+
+# OVR-9: what one round puts into the IUT, and how much its resident memory
+# may grow over the measured rounds.  Each round fills 16 unread contexts
+# (64 buffered yields each) and 4 backpressured sinks (64 buffered and 200
+# parked each) with 4000-byte values, about 7.3 MB, then ends them all.
+# What a connection may legitimately hold at a time (limits.md, reference
+# values) is the parking area (4 MiB, LIM-12), one message being decoded
+# (1 MiB, LIM-2) and its output (4 MiB, LIM-13): 9 MiB, well under the
+# 29 MB the four measured rounds send, so keeping the messages of ended
+# contexts cannot stay within the bound.
+OVR9_VALUE = "v" * 4000
+OVR9_SINKS, OVR9_PARKED, OVR9_ROUNDS = 4, 200, 4
+OVR9_GROWTH_KB = 9 * 1024
+
+
+def rss_kb(pid):
+    """VmRSS of a process in kB, or None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def fill_and_end(factory, iut, settings):
+    """One round: fill buffers and the parking area, then end every context (the
+    unread ones by _cancel_task, the sinks with their connection)."""
+    a, b = factory(target=iut), factory(target=iut)
+    unread = [a.open_context(SERVICE, "ctx_no_stream", value=None) for _ in range(16)]
+    sinks = [b.open_context(SERVICE, "ctx_slow_sink", delay=600, backpressure=True)
+             for _ in range(OVR9_SINKS)]
+    for c in unread:        # one write per context: 256 KB each
+        a.send_many([{"yield": OVR9_VALUE, "cid": c.cid}] * BUFFER)
+    # An IUT that stalls the sinks' whole channel instead of parking stops
+    # taking these bytes: no write may block the case then.
+    b.send_while_accepted(b"".join(b.codec.encode({"yield": OVR9_VALUE, "cid": c.cid})
+                                   for c in sinks for _ in range(BUFFER + OVR9_PARKED)))
+    # Commands are read in order: once these are answered, all of the above is in.
+    must(a.call(SERVICE, "echo", value=1).kind == "return", "echo behind the unread yields")
+    stalled = False
+    try:
+        b.call(SERVICE, "echo", value=1, timeout=settings.prompt)
+    except (Timeout, Closed):
+        stalled = True      # a channel stalled by its backpressured sinks (tractor)
+    b.close()
+    for c in unread:
+        ccid = a.command("self", "_cancel_task", {"cid": c.cid})
+        a.expect(msgs.error(c.cid, "ContextCancelled"), cid=c.cid)
+        a.result(ccid)
+    a.close()
+    return stalled
+
+
+@pytest.mark.spec("OVR-9")
+def test_ovr_9_ended_contexts_leave_no_memory_behind(private_iut, fresh_conn_factory, settings):
+    """Contexts whose buffers are full (64 unread yields of 4000 bytes each) and
+    backpressured sinks with 200 more yields parked are ended, round after round:
+    after one warm-up round, the IUT's resident memory grows by less than 9 MiB
+    over four more rounds that send 29 MB (the bound: what limits.md lets one
+    connection hold at a time), so what was buffered or parked for an ended
+    context is not kept."""
+    iut = private_iut()
+    if rss_kb(iut.pid) is None:
+        pytest.skip("cannot read the IUT's resident memory from /proc/PID/status")
+    fill_and_end(fresh_conn_factory, iut, settings)
+    before = rss_kb(iut.pid)
+    stalled = sum(fill_and_end(fresh_conn_factory, iut, settings) for _ in range(OVR9_ROUNDS))
+    r = fresh_conn_factory(target=iut).call(SERVICE, "echo", value="after")
+    must(r.kind == "return", f"echo after the rounds answered {short(r.final)}")
+    after = rss_kb(iut.pid)
+    observe(f"resident memory {before} kB after the warm-up round, {after} kB after "
+              f"{OVR9_ROUNDS} more rounds")
+    if stalled:
+        info(f"the sinks' channel stopped answering in {stalled} of {OVR9_ROUNDS} rounds "
+             f"(its whole channel stalled behind the backpressured contexts)")
+    must(after - before < OVR9_GROWTH_KB,
+         f"the IUT's resident memory grew by {(after - before) // 1024} MiB over "
+         f"{OVR9_ROUNDS} rounds of filled and ended contexts (bound 9 MiB)")

@@ -124,6 +124,32 @@ def test_reg_2_bad_registration_type_error(reg, fresh_conn_factory, kwargs):
     must(msgs.same(before, after), f"the registry changed: {short(before)} -> {short(after)}")
 
 
+@pytest.mark.spec("REG-3", "REG-2")
+def test_reg_3_registry_bounds_its_entries(private_iut, fresh_conn_factory):
+    """A registry started with room for 4 entries (scwire-ref's --max-registry, itself
+    included) takes 3 registrations and should answer a 4th new uid with an `error`;
+    the refused uid is not listed, a registered uid can still change its address,
+    and once one entry is gone a new uid fits again."""
+    c = fresh_conn_factory(target=private_iut("--registry-role", "--max-registry", "4"))
+    name = unique("full")
+    uuids = [new_cid() for _ in range(4)]
+    for i, u in enumerate(uuids[:3]):
+        register(c, name, u, 1001 + i)
+    r = c.call("self", "register_actor", uid=[name, uuids[3]], sockaddr=[HOST, 1004])
+    if not should(r.kind == "error", f"a registration beyond the bound answered "
+                                     f"{short(r.final)}, not an error"):
+        return
+    must(len(served(c, "wait_for_actor", name=name)) == 3,
+         "the refused registration is listed")
+    register(c, name, uuids[0], 1010)
+    must(served(c, "unregister_actor", uid=[name, uuids[1]]) is None,
+         "unregister_actor did not return nil")
+    register(c, name, uuids[3], 1004)
+    got = served(c, "wait_for_actor", name=name)
+    must(msgs.same(got, [[HOST, 1010], [HOST, 1003], [HOST, 1004]]),
+         f"wait_for_actor returned {short(got)} after the changes at the bound")
+
+
 @pytest.mark.spec("REG-4")
 def test_reg_4_unregister_removes_and_unknown_is_key_error(reg, fresh_conn_factory):
     """unregister_actor removes an entry and returns nil; for a uid that is not

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from scwire_conform import msgs
+from scwire_conform.callee import Callee, ctx_call
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import must, should
 from scwire_conform.wire import SERVICE
@@ -252,3 +253,43 @@ def test_err_6_error_messages_kept_within_64_KiB(conn, where):
     conn.expect(msgs.error(cid))
     size = len(conn.last_body)
     should(size <= 65536, f"the error message is {size} bytes encoded, over 64 KiB")
+
+
+@pytest.mark.spec("RPC-11", "SVC-29")
+@pytest.mark.no_chop("bulk: 80 KB of values")
+def test_rpc_11_result_over_the_message_limit_becomes_an_error(private_iut, fresh_conn_factory,
+                                                                settings, case):
+    """With a 64 KiB message limit, ctx_call's result holds the callee's 40 000-byte
+    started value and its 40 000-byte return value, each received within the limit
+    but together over it: the IUT sends an `error` (TypeError) in place of the
+    `return`, and the channel serves the next call.  (No function of the test
+    service makes a started or yielded value larger than what the suite sent
+    within the same limit; the reference runtime's unit tests cover those.)"""
+    iut = private_iut("--max-frame", "65536")
+    conn = fresh_conn_factory(target=iut)
+    with Callee(settings.codec, case.wire_log, host=settings.host,
+                timeout=settings.timeout) as callee:
+        cid, _ = ctx_call(conn, callee, idle=0.5)
+        callee.start("s" * 40_000)
+        callee.conn.send({"return": "r" * 40_000, "cid": callee.cid})
+        m = conn.expect(msgs.ret(cid) | msgs.error(cid), cid=cid)
+        must(msgs.kind(m) == "error", f"a result over the message limit came as "
+                                      f"{len(conn.last_body)} bytes: {short(m)}")
+        should(m["error"]["type_str"] == "TypeError",
+               f"the error in place of the result should be TypeError; it is "
+               f"{m['error']['type_str']!r}")
+    r = conn.call(SERVICE, "echo", value="still served")
+    must(r.kind == "return", f"echo after the over-limit result answered {short(r.final)}")
+
+
+@pytest.mark.spec("SEC-4", "CID-9")
+@pytest.mark.parametrize("caller_uid", [["a", "b", "c"], ["a", "b", 3, None]],
+                         ids=["three-str", "further-non-str"])
+def test_sec_4_caller_uid_with_further_items_is_served(conn, caller_uid):
+    """A command whose caller_uid has further items after two str is a valid uid (the
+    rule of HS-5): it is served, functype then return, not refused."""
+    cid = new_cid()
+    conn.send({"cmd": [SERVICE, "echo", {"value": 1}, caller_uid, cid]})
+    r = conn.result(cid)
+    must(r.functype == "asyncfunc" and r.kind == "return" and r.value == 1,
+         f"echo with caller_uid {caller_uid!r} answered {short(r.final)}")

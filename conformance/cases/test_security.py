@@ -25,7 +25,7 @@ from scwire_conform import mpk, msgs
 from scwire_conform.bystander import CLOSED, DOWN, HUNG, REJECTED, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import Violation, info, must, should
+from scwire_conform.verdict import Violation, must, should
 from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
@@ -795,23 +795,6 @@ def test_self_2_other_self_methods_attribute_error(hostile, settings, method, tr
         c = h.conn()
         cid = c.command("self", method, kwargs)
         one_error(h, c, cid, "AttributeError", f"self.{method}")
-
-
-@pytest.mark.spec("SEC-4", "CID-9")
-@pytest.mark.info_only
-def test_sec_4_caller_uid_of_three_str(conn):
-    """A command whose caller_uid is an array of three str: SEC-4 names "caller_uid not
-    an array of two str" a wrong field (MessagingError), while HS-5 accepts a uid with
-    further items; what the IUT does is recorded."""
-    cid = new_cid()
-    conn.send({"cmd": [SERVICE, "echo", {"value": 1}, ["a", "b", "c"], cid]})
-    r = conn.result(cid)
-    if r.functype is None and r.type_str == "MessagingError":
-        info("refused with MessagingError, as SEC-4 reads literally")
-    else:
-        info(f"answered functype={r.functype} {short(r.final)}: treated like a uid with a "
-             f"further item (HS-5), not as SEC-4's wrong field")
-    conn.expect_quiet(cid)
 
 
 @pytest.mark.spec("CID-9", "SEC-7")

@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""How the IUT is run: listening address, first stdout line, SIGTERM (test-service.md).
+"""How the IUT is run: listening address, first stdout line, SIGTERM (test-service.md);
+and how ctx_call (SVC-29) ends when its callee fails it.
 
-These cases start IUTs of their own; with an attached IUT they are skipped.
+The cases of the running IUT start IUTs of their own; with an attached IUT they
+are skipped.
 """
 import signal
 import time
 
 import pytest
 
+from scwire_conform.callee import Callee, ctx_call
 from scwire_conform.iut import can_connect, parse_addr
 from scwire_conform.plugin import free_port
 from scwire_conform.verdict import info, must, should
@@ -55,3 +58,35 @@ def test_svc_3_sigterm_closes_connections_and_exits(private_iut, fresh_conn_fact
     should(rc == 0, f"SVC-4: exit status {rc}, not 0")
     must(not can_connect(iut.host, iut.port, timeout=0.5), "the port still accepts connections")
     info(f"exited with status {rc} after {time.monotonic() - t0:.3f} s")
+
+
+@pytest.mark.spec("SVC-29", "RPC-12")
+@pytest.mark.parametrize("how", ["refused", "functype-asyncfunc", "no-started", "callee-closes"])
+def test_svc_29_ctx_call_fails_cleanly(conn, settings, case, how):
+    """ctx_call fails with one `error` when its connection is refused, when the
+    first reply is functype asyncfunc or the second is not `started` (RPC-12:
+    fail locally, do not crash), or when the callee closes the connection while
+    the context runs; the IUT keeps serving."""
+    with Callee(settings.codec, case.wire_log, host=settings.host,
+                timeout=settings.timeout) as callee:
+        if how == "refused":
+            port = free_port(settings.host)      # nothing listens there
+            cid = conn.command(SERVICE, "ctx_call", {"host": settings.host, "port": port,
+                                                     "ns": "p", "func": "f", "kwargs": {},
+                                                     "idle": 600})
+        else:
+            cid, _ = ctx_call(conn, callee, idle=600)
+            if how == "functype-asyncfunc":
+                callee.conn.send({"functype": "asyncfunc", "cid": callee.cid})
+            elif how == "no-started":
+                callee.conn.send_many([{"functype": "context", "cid": callee.cid},
+                                       {"yield": 1, "cid": callee.cid}])
+            else:
+                callee.start(None)
+                callee.conn.close()
+        r = conn.result(cid)
+        if r.type_str == "AttributeError":
+            pytest.skip("the IUT does not offer ctx_call (optional, test-service.md SVC-29)")
+        must(r.kind == "error", f"ctx_call answered {short(r.final)}")
+    r = conn.call(SERVICE, "echo", value="after")
+    must(r.kind == "return", f"echo after the failed ctx_call answered {short(r.final)}")

@@ -21,8 +21,9 @@ import signal
 import pytest
 
 from scwire_conform import msgs, replay
+from scwire_conform.callee import Callee, ctx_call
 from scwire_conform.profiles import TRACTOR
-from scwire_conform.verdict import info, must
+from scwire_conform.verdict import Violation, info, must
 from scwire_conform.wire import SERVICE
 from scwire_conform.wirelog import short
 
@@ -77,6 +78,57 @@ def test_svc_1_tractor_adapter_serves_the_test_service(adapter, fresh_conn_facto
     _, _, final = ctx.finish()
     must(msgs.ret(ctx.cid, [1, 2])(final), f"ctx_return ended with {short(final)}")
     info(f"served at {iut.host}:{iut.port} as {c.peer_uid}; ctx_echo sent stop x{stops}")
+
+
+@pytest.mark.spec("SVC-13", "OVR-6")
+def test_svc_13_tractor_adapter_ctx_echo_uses_backpressure(adapter, fresh_conn_factory):
+    """The adapter's ctx_echo opens its stream with backpressure: 100 yields sent at
+    once draw no StreamOverrun, and all 100 come back in order."""
+    c = fresh_conn_factory(target=adapter())
+    ctx = c.open_context(SERVICE, "ctx_echo", first=None)
+    c.send_many([{"yield": i, "cid": ctx.cid} for i in range(100)])
+    ctx.send_stop()
+    values, _, final = ctx.finish()
+    must(values == list(range(100)) and msgs.ret(ctx.cid, 100)(final),
+         f"ctx_echo gave back {short(values)} and ended with {short(final)}")
+
+
+@pytest.mark.spec("SVC-29", "CTX-7")
+def test_svc_29_tractor_adapter_calls_a_context(adapter, fresh_conn_factory, settings, case):
+    """The adapter's ctx_call, written with tractor's Portal.open_context, returns
+    [started, "returned", value] and, cancelling when idle ends, [started,
+    "cancelled", nil] with the callee's ContextCancelled taken as the answer
+    (CTX-7).  Whether a remote error fails its unread context at once is
+    recorded: that is judged when the whole suite runs against the adapter."""
+    c = fresh_conn_factory(target=adapter())
+    with Callee(settings.codec, case.wire_log, host=settings.host,
+                timeout=settings.timeout) as callee:
+        cid, _ = ctx_call(c, callee, idle=0.5)
+        callee.start([1])
+        callee.conn.send({"return": "r", "cid": callee.cid})
+        c.expect(msgs.ret(cid, [[1], "returned", "r"]), cid=cid)
+    with Callee(settings.codec, case.wire_log, host=settings.host,
+                timeout=settings.timeout) as callee:
+        cid, _ = ctx_call(c, callee, idle=0.2)
+        callee.start(None)
+        cmd = callee.conn.recv()["cmd"]
+        must(cmd[1] == "_cancel_task", f"expected _cancel_task once idle ended; got {cmd!r}")
+        callee.conn.send_many([{"functype": "asyncfunc", "cid": cmd[4]},
+                               {"error": {"tb_str": "cancelled", "type_str": "ContextCancelled"},
+                                "cid": callee.cid},
+                               {"return": None, "cid": cmd[4]}])
+        c.expect(msgs.ret(cid, [None, "cancelled", None]), cid=cid)
+    with Callee(settings.codec, case.wire_log, host=settings.host,
+                timeout=settings.timeout) as callee:
+        cid, _ = ctx_call(c, callee, idle=600)
+        callee.start(None)
+        callee.send_error("KeyError", "gone")
+        try:
+            m = c.expect(msgs.error(cid), timeout=settings.prompt, cid=cid)
+            info(f"a remote error failed the unread context at once: {short(m)}")
+        except Violation:
+            info("a remote error did not end ctx_call within the prompt time: the caller's "
+                 "open_context stays blocked (CTX-7 not met)")
 
 
 @pytest.mark.spec("SVC-5")

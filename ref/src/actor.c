@@ -177,7 +177,7 @@ int sc_actor_new(const sc_actor_config *cfg, const sc_actor_callbacks *cb, void 
     if (cfg->parent_host)
         a->parent_host = sc_strndup(cfg->parent_host, strlen(cfg->parent_host));
     snprintf(a->uuid, sizeof(a->uuid), "%s", cfg->uuid);
-    sc_registry_init(&a->registry, 65536);
+    sc_registry_init(&a->registry, cfg->limits.max_registry);
     /* A child serves scwire_service only if its init map enables it. */
     a->service_exposed = cfg->parent_host == NULL;
     if (!a->name || !a->listen_host || (cfg->registry_host && !a->registry_host) || !a->exe_path ||
@@ -309,6 +309,8 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why)
         sc_nursery_conn_lost(a, c);
     else if (c->role == SC_ROLE_PARENT)
         sc_child_parent_lost(a, c);
+    else if (c->role == SC_ROLE_CALLER)
+        sc_ctxcall_conn_lost(a, c, why);
     sc_actor_push_event(a, SC_EV_CLOSE, c);
 }
 
@@ -403,7 +405,8 @@ int sc_actor_accept(sc_actor *a, double now, sc_conn_id *id, sc_err *err)
 
 static const char *role_target(sc_conn_role role)
 {
-    return role == SC_ROLE_PARENT ? "the parent" : "the registry";
+    return role == SC_ROLE_PARENT ? "the parent" : role == SC_ROLE_CALLER ? "the callee"
+                                                                          : "the registry";
 }
 
 sc_conn *sc_conn_open_outbound(sc_actor *a, sc_conn_role role, const char *host, uint16_t port,
@@ -533,6 +536,8 @@ void sc_actor_conn_connect_failed(sc_actor *a, sc_conn_id id, const char *why, d
     if (c->role == SC_ROLE_PARENT)
         snprintf(text, sizeof(text), "Failed to connect to parent @ %s:%u: %s",
                  a->cfg.parent_host, a->cfg.parent_port, why);
+    else if (c->role == SC_ROLE_CALLER)
+        snprintf(text, sizeof(text), "cannot connect to the callee: %s", why);
     else
         snprintf(text, sizeof(text), "cannot connect to the registry at %s:%u: %s",
                  a->registry_host, a->cfg.registry_port, why);
@@ -843,6 +848,8 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
     default:
         break;
     }
+    if (c->role == SC_ROLE_CALLER && sc_ctxcall_msg(a, c, m))
+        return;
     if (c->call_state && sc_str_eq_c(m->cid, c->call_cid)) {
         handle_call_reply(a, c, m);
         return;
@@ -880,6 +887,8 @@ static void conn_process(sc_actor *a, sc_conn *c)
                 send_registry_call(a, c);
             } else if (c->role == SC_ROLE_PARENT) {
                 a->child_phase = SC_CHILD_PHASE_INIT;
+            } else if (c->role == SC_ROLE_CALLER) {
+                sc_ctxcall_handshake(a, c);   /* its timer bounds the way to `started` */
             } else {
                 if (c->hs_timer >= 0)
                     sc_timer_remove(a, c->hs_timer);
@@ -1046,10 +1055,12 @@ void sc_conn_timeout(sc_actor *a, sc_conn *c)
 {
     if (c->closing)
         return;
-    if (c->connecting)
-        sc_conn_close(a, c, SC_LOG_ERROR, c->role == SC_ROLE_PARENT
-                                              ? "connecting to the parent timed out"
-                                              : "connecting to the registry timed out");
+    if (c->connecting) {
+        char text[80];
+        snprintf(text, sizeof(text), "connecting to %s timed out", role_target(c->role));
+        sc_conn_close(a, c, SC_LOG_ERROR, text);
+    } else if (c->role == SC_ROLE_CALLER)
+        sc_conn_close(a, c, SC_LOG_ERROR, "no handshake, functype and started from the callee in time");
     else if (c->role == SC_ROLE_PARENT)
         sc_conn_close(a, c, SC_LOG_ERROR, "no handshake and init map from the parent in time");
     else if (c->chan.state == SC_CHAN_HANDSHAKE)

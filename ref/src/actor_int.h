@@ -22,7 +22,8 @@ typedef enum sc_conn_role {
     SC_ROLE_REGISTER,      /* our register_actor call */
     SC_ROLE_UNREGISTER,    /* our unregister_actor call at exit */
     SC_ROLE_PARENT,        /* child mode: the channel we opened to our parent */
-    SC_ROLE_CHILD          /* accepted: the channel a child of ours opened back */
+    SC_ROLE_CHILD,         /* accepted: the channel a child of ours opened back */
+    SC_ROLE_CALLER         /* ctx_call: the channel a task opened to call a context */
 } sc_conn_role;
 
 struct sc_conn {
@@ -35,6 +36,7 @@ struct sc_conn {
     int io_queued;         /* an SC_EV_IO for it waits in the event queue */
     int held;              /* not read for now: a child's parent channel until it serves */
     sc_child *child;       /* SC_ROLE_CHILD: whose channel */
+    sc_task *caller;       /* SC_ROLE_CALLER: the ctx_call task it serves */
     sc_conn *paused_on;    /* whose budget: this channel's or another of the same uid */
     sc_chan chan;
     double hs_deadline;
@@ -145,6 +147,7 @@ struct sc_task {
     char *text;                 /* type_str, a registry name, ... */
     size_t text_len;
     void *sup;                  /* supervision: the scope it owns, or the child it waits for */
+    sc_conn *out;               /* ctx_call: the channel it opened */
 };
 
 enum {
@@ -233,6 +236,15 @@ int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c);
 int sc_timer_add_child(sc_actor *a, double deadline, sc_child *ch);
 void sc_timer_remove(sc_actor *a, int index);
 void sc_timers_fire(sc_actor *a, double now);
+
+/* ctxcall.c: the caller side of ctx_call's channel.  The handshake is done:
+ * send the command.  sc_ctxcall_msg takes a message for the call's cids
+ * (returns 1) or leaves it to the normal routing (0). */
+void sc_ctxcall_handshake(sc_actor *a, sc_conn *c);
+int sc_ctxcall_msg(sc_actor *a, sc_conn *c, const sc_msg *m);
+void sc_ctxcall_conn_lost(sc_actor *a, sc_conn *c, const char *why);
+void sc_ctxcall_task_gone(sc_actor *a, sc_task *t);
+const sc_function *sc_ctxcall_lookup(sc_str name);
 
 /* service.c / selfns.c */
 const sc_function *sc_service_lookup(sc_str ns, sc_str name, int *ns_known);

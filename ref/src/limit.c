@@ -15,4 +15,5 @@ void sc_limits_default(sc_limits *l)
     l->park_max_msgs = 1024;
     l->park_max_bytes = 4u << 20;
     l->max_outbuf = 4u << 20;
+    l->max_registry = 65536;
 }

@@ -25,6 +25,7 @@ typedef struct sc_limits {
     unsigned park_max_msgs;    /* parked messages of backpressured contexts, per channel */
     size_t park_max_bytes;     /* the same, in bytes */
     size_t max_outbuf;         /* unsent output per connection before reading pauses */
+    unsigned max_registry;     /* entries of the registry role (REG-3) */
 } sc_limits;
 
 void sc_limits_default(sc_limits *l);

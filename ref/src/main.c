@@ -345,6 +345,8 @@ static void print_help(void)
            "                           exit (default: none)\n"
            "  --registry-role          be a registry: serve register_actor, find_actor, ...\n"
            "                           (default: off)\n"
+           "  --max-registry N         most entries of the registry role, itself included;\n"
+           "                           a new uid beyond them is refused (default %u)\n"
            "  --advertise HOST:PORT    the address to publish instead of the bound one: in\n"
            "                           registrations and to children (default: the bound one;\n"
            "                           for a relay such as scwire-tap in front of the actor)\n"
@@ -356,7 +358,7 @@ static void print_help(void)
            "                           where it says, and exit when the parent's channel ends;\n"
            "                           no --listen, and nothing on standard output\n"
            "\n"
-           "Supervision:\n");
+           "Supervision:\n", d->max_registry);
     printf("  --max-children N         child processes at once, 0 for none (default %u)\n"
            "  --cancel-timeout S       wait for a child's self.cancel answer (default %g)\n"
            "  --kill-grace S           from cancelling a child to SIGTERM, and from SIGTERM to\n"
@@ -418,7 +420,7 @@ enum {
     OPT_PROFILE, OPT_LOGLEVEL, OPT_MSG_BUFFER_SIZE, OPT_MAX_FRAME, OPT_MAX_DEPTH, OPT_MAX_STR,
     OPT_MAX_ENTRIES, OPT_MAX_CONTEXTS, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_OUTBUF,
     OPT_UID, OPT_PARENT_ADDR, OPT_MAX_CHILDREN, OPT_CANCEL_TIMEOUT, OPT_KILL_GRACE, OPT_ADVERTISE,
-    OPT_HELP, OPT_VERSION
+    OPT_MAX_REGISTRY, OPT_HELP, OPT_VERSION
 };
 
 static const struct option long_options[] = {
@@ -427,6 +429,7 @@ static const struct option long_options[] = {
     { "listen", required_argument, NULL, OPT_LISTEN },
     { "registry", required_argument, NULL, OPT_REGISTRY },
     { "registry-role", no_argument, NULL, OPT_REGISTRY_ROLE },
+    { "max-registry", required_argument, NULL, OPT_MAX_REGISTRY },
     { "codec", required_argument, NULL, OPT_CODEC },
     { "profile", required_argument, NULL, OPT_PROFILE },
     { "loglevel", required_argument, NULL, OPT_LOGLEVEL },
@@ -595,6 +598,9 @@ int main(int argc, char **argv)
             break;
         case OPT_MAX_OUTBUF:
             cfg.limits.max_outbuf = (size_t)cli_parse_count("--max-outbuf", optarg, 1, SIZE_MAX);
+            break;
+        case OPT_MAX_REGISTRY:
+            cfg.limits.max_registry = (unsigned)cli_parse_count("--max-registry", optarg, 1, UINT_MAX);
             break;
         case OPT_HELP:
             print_help();

@@ -408,5 +408,7 @@ const sc_function *sc_service_lookup(sc_str ns, sc_str name, int *ns_known)
     if (!*ns_known)
         return NULL;
     const sc_function *f = sc_nursery_lookup(name);
-    return f ? f : sc_child_lookup(name);
+    if (!f)
+        f = sc_child_lookup(name);
+    return f ? f : sc_ctxcall_lookup(name);
 }

@@ -68,6 +68,8 @@ void sc_task_free(sc_actor *a, sc_task *t)
         return;
     if (t->sup)
         sc_nursery_task_gone(a, t);
+    if (t->out)
+        sc_ctxcall_task_gone(a, t);
     if (t->timer >= 0)
         sc_timer_remove(a, t->timer);
     unlink_waiter(a, t);

@@ -1475,6 +1475,32 @@ static void test_result_over_limit(void)
     finish(&p);
 }
 
+/* REG-3: a full registry refuses a new uid with an error and changes
+ * nothing; a registered uid still moves, and a freed entry takes a new one. */
+static void test_registry_full(void)
+{
+    sc_actor_config cfg = config();
+    cfg.registry_role = 1;
+    cfg.limits.max_registry = 2;  /* the registry itself and one more */
+    simpeer p;
+    start(&p, &cfg);
+    sp_start(&p);
+    int h = peer(&p);
+    sp_cmd(&p, h, "r1", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['h', 1]}");
+    CU_ASSERT(ft(&p, h, "r1", "asyncfunc") && ret(&p, h, "r1", "nil"));
+    sp_cmd(&p, h, "r2", "self", "register_actor", "{'uid': ['svc', 'u2'], 'sockaddr': ['h', 2]}");
+    CU_ASSERT(ft(&p, h, "r2", "asyncfunc"));
+    CU_ASSERT(sp_expect_error(&p, h, "r2", "RuntimeError", "full") != NULL);
+    sp_cmd(&p, h, "r3", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['h', 3]}");
+    CU_ASSERT(ft(&p, h, "r3", "asyncfunc") && ret(&p, h, "r3", "nil"));
+    sp_cmd(&p, h, "u1", "self", "unregister_actor", "{'uid': ['svc', 'u1']}");
+    CU_ASSERT(ft(&p, h, "u1", "asyncfunc") && ret(&p, h, "u1", "nil"));
+    sp_cmd(&p, h, "r4", "self", "register_actor", "{'uid': ['svc', 'u2'], 'sockaddr': ['h', 2]}");
+    CU_ASSERT(ft(&p, h, "r4", "asyncfunc") && ret(&p, h, "r4", "nil"));
+    CU_ASSERT(sp_stats(&p).registry_entries == 2);
+    finish(&p);
+}
+
 /* REG-7, SELF-7: a waiting wait_for_actor ends when cancelled (nothing more
  * on its cid) or when its channel ends, and leaves no waiter behind. */
 static void test_registry_wait_cancelled(void)
@@ -2137,6 +2163,202 @@ static void registry_session(simpeer *p)
     sp_run_timers(p, 1.0);
 }
 
+/* ---- ctx_call: the actor as the caller of a context ------------------------------------- */
+
+#define CALLEE "33333333-3333-4333-8333-333333333333"
+
+/* h calls ctx_call towards 127.0.0.1:7000 with cid ccid; the callee side
+ * (returned) connects, checks the command, answers functype and started
+ * `first`; the context's cid goes to cid. */
+static int call_context(simpeer *p, int h, const char *ccid, double idle, const char *first,
+                        char *cid, size_t n)
+{
+    sp_cmd(p, h, ccid, "scwire_service", "ctx_call",
+           "{'host': '127.0.0.1', 'port': 7000, 'ns': 'svc', 'func': 'f', 'kwargs': {'a': [1]}, "
+           "'idle': %g}", idle);
+    CU_ASSERT(ft(p, h, ccid, "asyncfunc"));
+    int o = p->last_connect;
+    CU_ASSERT_FATAL(o >= 0 && p->conns[o].connecting);
+    CU_ASSERT(strcmp(p->conns[o].host, "127.0.0.1") == 0 && p->conns[o].port == 7000);
+    sp_connected(p, o);
+    CU_ASSERT(sp_expect(p, o, "['" ANAME "', '" AU "']"));
+    sp_send_uid(p, o, "callee", CALLEE);
+    const sp_msg *m = sp_next(p, o);
+    CU_ASSERT_FATAL(cmd_cid(m, cid, n));
+    CU_ASSERT(sp_match(m, "{'cmd': ['svc', 'f', {'a': [1]}, ['" ANAME "', '" AU "'], '%s']}", cid));
+    sp_send(p, o, "{'functype': 'context', 'cid': '%s'}", cid);
+    sp_send(p, o, "{'started': %s, 'cid': '%s'}", first, cid);
+    CU_ASSERT(sp_unread(p, h) == 0);
+    return o;
+}
+
+/* The call is over: the channel it opened ends with nil (CAN-4), and no
+ * timer of it is left. */
+static int call_closed(simpeer *p, int o)
+{
+    return sp_expect(p, o, "nil") && sp_closed(p, o) && sp_unread(p, o) == 0 &&
+           sp_stats(p).conns == 1 && sc_actor_next_deadline(p->actor) < 0;
+}
+
+/* CTX-7, SVC-29: an error on the called context fails the call as soon as
+ * it arrives, though nothing reads the context and idle is far from over;
+ * a ContextCancelled the caller did not ask for is such an error. */
+static void test_ctx_call_error_while_idle(void)
+{
+    static const char *const errors[] = { "KeyError", "ContextCancelled" };
+    for (size_t i = 0; i < 2; i++) {
+        simpeer p;
+        start(&p, NULL);
+        int h = peer(&p);
+        char cid[64];
+        int o = call_context(&p, h, "k1", 30, "'go'", cid, sizeof(cid));
+        sp_send(&p, o, "{'yield': 1, 'cid': '%s'}", cid);   /* not read, not answered */
+        sp_advance(&p, 1);
+        CU_ASSERT(sp_unread(&p, h) == 0 && sp_unread(&p, o) == 0);
+        sp_send(&p, o, "{'error': {'tb_str': 'Traceback\\n%s: nope\\n', 'type_str': '%s'}, "
+                       "'cid': '%s'}", errors[i], errors[i], cid);
+        const sp_msg *m = sp_expect_error(&p, h, "k1", "RemoteActorError", "('callee', '" CALLEE "')");
+        CU_ASSERT(sp_tb_has(m, errors[i]) && sp_tb_has(m, "nope"));
+        CU_ASSERT(call_closed(&p, o));
+        CU_ASSERT(echo_ok(&p, h, "e1"));
+        finish(&p);
+    }
+}
+
+/* SVC-29: a context that returns within idle gives [started, 'returned',
+ * value]; one still running when idle ends is cancelled with _cancel_task,
+ * and the ContextCancelled that answers it is no failure (CTX-7). */
+static void test_ctx_call_returns_or_cancels(void)
+{
+    simpeer p;
+    start(&p, NULL);
+    int h = peer(&p);
+    char cid[64], kcid[64];
+    int o = call_context(&p, h, "k1", 30, "[1, 'a']", cid, sizeof(cid));
+    sp_send(&p, o, "{'stop': true, 'cid': '%s'}", cid);
+    sp_send(&p, o, "{'return': {'r': 2}, 'cid': '%s'}", cid);
+    CU_ASSERT(ret(&p, h, "k1", "[[1, 'a'], 'returned', {'r': 2}]"));
+    CU_ASSERT(call_closed(&p, o));
+
+    o = call_context(&p, h, "k2", 2, "nil", cid, sizeof(cid));
+    sp_advance(&p, 1.9);
+    CU_ASSERT(sp_unread(&p, o) == 0);
+    sp_advance(&p, 0.2);
+    const sp_msg *m = sp_next(&p, o);
+    CU_ASSERT(cmd_cid(m, kcid, sizeof(kcid)));
+    CU_ASSERT(sp_match(m, "{'cmd': ['self', '_cancel_task', {'cid': '%s'}, ['" ANAME "', '" AU "'], "
+                          "'%s']}", cid, kcid));
+    sp_send(&p, o, "{'functype': 'asyncfunc', 'cid': '%s'}", kcid);
+    sp_send(&p, o, "{'error': {'tb_str': 'cancelled', 'type_str': 'ContextCancelled'}, 'cid': '%s'}", cid);
+    sp_send(&p, o, "{'return': nil, 'cid': '%s'}", kcid);
+    CU_ASSERT(ret(&p, h, "k2", "[nil, 'cancelled', nil]"));
+    CU_ASSERT(call_closed(&p, o));
+    CU_ASSERT(p.warnings == 0);
+    finish(&p);
+}
+
+/* SVC-29, RPC-12, RPC-11: what makes a call fail, none of which harms the
+ * actor: bad kwargs, a refused connection, a reply out of sequence, a callee
+ * that never starts or never answers the cancel, a result over the message
+ * limit; and a call cancelled by its own caller ends its channel. */
+static void test_ctx_call_failures(void)
+{
+    sc_actor_config cfg = config();
+    cfg.limits.max_frame = 4096;
+    simpeer p;
+    start(&p, &cfg);
+    int h = peer(&p);
+    sp_cmd(&p, h, "b1", "scwire_service", "ctx_call",
+           "{'host': 'h', 'port': 0, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
+    CU_ASSERT(sp_expect_error(&p, h, "b1", "TypeError", "'port'") != NULL);
+    sp_cmd(&p, h, "b2", "scwire_service", "ctx_call",
+           "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': [], 'idle': 1}");
+    CU_ASSERT(sp_expect_error(&p, h, "b2", "TypeError", "'kwargs'") != NULL);
+    CU_ASSERT(sp_count_events(&p, SC_EV_CONNECT) == 0);
+
+    sp_cmd(&p, h, "c1", "scwire_service", "ctx_call",
+           "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
+    CU_ASSERT(ft(&p, h, "c1", "asyncfunc"));
+    sp_connect_failed(&p, p.last_connect, "Connection refused");
+    CU_ASSERT(sp_expect_error(&p, h, "c1", "ConnectionError", "Connection refused") != NULL);
+
+    char cid[64];
+    sp_cmd(&p, h, "c2", "scwire_service", "ctx_call",
+           "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
+    CU_ASSERT(ft(&p, h, "c2", "asyncfunc"));
+    int o = p.last_connect;
+    sp_connected(&p, o);
+    sp_send_uid(&p, o, "callee", CALLEE);
+    CU_ASSERT(sp_next(&p, o) && sp_next(&p, o) && cmd_cid(&p.conns[o].msgs[1], cid, sizeof(cid)));
+    sp_send(&p, o, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
+    CU_ASSERT(sp_expect_error(&p, h, "c2", "MessagingError", "functype context") != NULL);
+    CU_ASSERT(call_closed(&p, o));
+
+    sp_cmd(&p, h, "c3", "scwire_service", "ctx_call",
+           "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
+    sp_connected(&p, p.last_connect);
+    sp_run_timers(&p, cfg.limits.handshake_timeout + 1);
+    CU_ASSERT(ft(&p, h, "c3", "asyncfunc"));
+    CU_ASSERT(sp_expect_error(&p, h, "c3", "ConnectionError", "in time") != NULL);
+
+    o = call_context(&p, h, "c4", 1, "nil", cid, sizeof(cid));
+    sp_run_timers(&p, cfg.limits.handshake_timeout + 2);
+    CU_ASSERT(sp_expect_error(&p, h, "c4", "TimeoutError", "cancel") != NULL);
+    CU_ASSERT(sp_next(&p, o) != NULL && call_closed(&p, o));
+
+    /* Each message the callee sends fits in 4096 bytes, the three values
+     * together do not. */
+    char *big = repeat('s', 1500), first[1600];
+    snprintf(first, sizeof(first), "'%s'", big);
+    o = call_context(&p, h, "c5", 30, first, cid, sizeof(cid));
+    sp_send(&p, o, "{'return': ['%s', '%s'], 'cid': '%s'}", big, big, cid);
+    CU_ASSERT(sp_expect_error(&p, h, "c5", "TypeError", NULL) != NULL);
+    CU_ASSERT(call_closed(&p, o));
+    free(big);
+
+    o = call_context(&p, h, "c6", 30, "nil", cid, sizeof(cid));
+    sp_cmd(&p, h, "x6", "self", "_cancel_task", "{'cid': 'c6'}");
+    CU_ASSERT(ft(&p, h, "x6", "asyncfunc") && ret(&p, h, "x6", "nil"));
+    CU_ASSERT(call_closed(&p, o));
+    CU_ASSERT(echo_ok(&p, h, "e1"));
+    finish(&p);
+}
+
+/* ctx_call the same way: one call cancelled when idle ends, one failed by
+ * the callee's error. */
+static void ctx_call_session(simpeer *p)
+{
+    int h = sp_accept(p);
+    if (h < 0)
+        return;
+    sp_send_uid(p, h, "peer", U1);
+    for (int i = 0; i < 2; i++) {
+        sp_cmd(p, h, i ? "k2" : "k1", "scwire_service", "ctx_call",
+               "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {'a': 1}, 'idle': 1}");
+        int o = p->last_connect;
+        char cid[64], kcid[64];
+        if (o < 0 || !p->conns[o].connecting)
+            continue;
+        sp_connected(p, o);
+        sp_send_uid(p, o, "callee", CALLEE);
+        if (!cmd_cid(next_cmd(p, o), cid, sizeof(cid)))
+            continue;
+        sp_send(p, o, "{'functype': 'context', 'cid': '%s'}", cid);
+        sp_send(p, o, "{'started': [1], 'cid': '%s'}", cid);
+        if (i) {
+            sp_send(p, o, "{'error': {'tb_str': 't', 'type_str': 'E'}, 'cid': '%s'}", cid);
+            continue;
+        }
+        sp_advance(p, 1.1);
+        if (cmd_cid(next_cmd(p, o), kcid, sizeof(kcid)))
+            sp_send(p, o, "{'error': {'tb_str': 't', 'type_str': 'ContextCancelled'}, 'cid': '%s'}",
+                    cid);
+    }
+    sp_cmd(p, h, "k3", "scwire_service", "ctx_call",
+           "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
+    sp_cmd(p, h, "c1", "self", "cancel", "{}");
+}
+
 /* Fail each allocation of one session in turn, until a run has none to
  * fail; returns the number of runs. */
 static unsigned long sweep(const sc_actor_config *cfg, void (*run)(simpeer *))
@@ -2176,6 +2398,7 @@ static void test_failmalloc(void)
     cfg = client_config();
     cfg.registry_role = 1;
     CU_ASSERT(sweep(&cfg, registry_session) > 20);
+    CU_ASSERT(sweep(NULL, ctx_call_session) > 20);
     unsigned long n;
     int clean;
     /* Creating the actor. */
@@ -2240,6 +2463,7 @@ static CU_TestInfo tests[] = {
     { "registry_functions", test_registry_functions },
     { "registry_bad_args", test_registry_bad_args },
     { "result_over_limit", test_result_over_limit },
+    { "registry_full", test_registry_full },
     { "registry_wait_cancelled", test_registry_wait_cancelled },
     { "too_many_contexts", test_too_many_contexts },
     { "max_conns", test_max_conns },
@@ -2252,6 +2476,9 @@ static CU_TestInfo tests[] = {
     { "registry_client", test_registry_client },
     { "registry_client_unregister_bounded", test_registry_client_unregister_bounded },
     { "registry_client_errors", test_registry_client_errors },
+    { "ctx_call_error_while_idle", test_ctx_call_error_while_idle },
+    { "ctx_call_returns_or_cancels", test_ctx_call_returns_or_cancels },
+    { "ctx_call_failures", test_ctx_call_failures },
     { "failmalloc", test_failmalloc },
     CU_TEST_INFO_NULL,
 };

@@ -9,6 +9,8 @@ before), and the streams are tractor's `Context.open_stream`.
 """
 import trio
 import tractor
+from tractor._exceptions import unpack_error
+from tractor._portal import open_portal
 
 _ERROR_TYPES = {}
 
@@ -54,7 +56,7 @@ async def count(n):
 async def ctx_echo(ctx, first):
     await ctx.started(first)
     echoed = 0
-    async with ctx.open_stream() as stream:
+    async with ctx.open_stream(backpressure=True) as stream:
         async for msg in stream:
             await stream.send(msg)
             echoed += 1
@@ -105,3 +107,49 @@ async def ctx_slow_sink(ctx, delay, backpressure):
                 break
             taken += 1
     return taken
+
+
+def _remote(ns, func):
+    """What Portal.open_context takes for the callee's function: it only reads the
+    module path and the name, so a local stand-in names the remote one."""
+    async def stand_in():
+        raise RuntimeError("a stand-in for a remote function is never run")
+    stand_in.__module__, stand_in.__name__ = ns, func
+    return stand_in
+
+
+def _pending_return(ctx):
+    """Whether the context's return already arrived: the messages queued while
+    nobody read are taken without waiting (stream messages dropped, as
+    Context.result does), and a return found is kept where Context.result,
+    which open_context awaits on its way out, finds it.  An error found there
+    (one that arrived before the context's scope existed) is raised, so that
+    it is not lost with the stream messages."""
+    while True:
+        try:
+            msg = ctx._recv_chan.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            return False
+        if "return" in msg:
+            ctx._result = msg["return"]
+            return True
+        if "error" in msg:
+            raise unpack_error(msg, ctx.chan)
+
+
+async def ctx_call(host, port, ns, func, kwargs, idle):
+    _check("host", host, (str,), "a str")
+    _check("port", port, (int,), "an int")
+    _check("ns", ns, (str,), "a str")
+    _check("func", func, (str,), "a str")
+    _check("kwargs", kwargs, (dict,), "a map")
+    _check("idle", idle, (int, float), "a number")
+    # An unconnected channel: open_portal connects, handshakes, and ends it with nil.
+    async with open_portal(tractor.Channel((host, port))) as portal:
+        async with portal.open_context(_remote(ns, func), **kwargs) as (ctx, first):
+            # Reads nothing: an error on the context interrupts this sleep.
+            await trio.sleep(idle)
+            if _pending_return(ctx):
+                return [first, "returned", ctx._result]
+            await ctx.cancel()
+    return [first, "cancelled", None]

@@ -3,6 +3,7 @@
 stdout line, its exit statuses, and a scripted session under valgrind that
 must end with no memory error and no leak."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -95,6 +96,18 @@ def test_help_documents_every_flag():
                  "--max-entries", "--max-contexts", "--max-conns", "--handshake-timeout",
                  "--max-outbuf"):
         assert flag in out.stdout, f"--help does not mention {flag}"
+
+
+def test_help_documents_every_flag_of_the_limits_table():
+    # spec/limits.md names a daemon flag for each bound; --help must offer it.
+    spec = os.path.join(TOP, "spec", "limits.md")
+    with open(spec, encoding="utf-8") as fh:
+        flags = {f for line in fh if line.startswith("|")
+                 for f in re.findall(r"`(--[a-z-]+)`", line)}
+    assert "--max-registry" in flags and len(flags) >= 10
+    out = subprocess.run([DAEMON, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
+    missing = sorted(f for f in flags if f not in out.stdout)
+    assert not missing, f"--help does not mention {missing}"
 
 
 @pytest.mark.parametrize("args", [["--codec", "json"], ["--bogus"], ["--max-depth", "33"],
