@@ -20,8 +20,9 @@
 #   SCWIRE_SRC         the core's source directory (default ref/src); lets you fuzz
 #                      a patched copy without touching the tree
 #
-# The core is every ref/src/*.c except loop.c and main.c (the libev glue),
-# compiled with the same sanitizer flags as the targets.
+# The core is every ref/src/*.c except loop.c, main.c and cli.c (the libev
+# glue and the programs' command lines), compiled with the same sanitizer
+# flags as the targets.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,7 +57,7 @@ compile() {
 core_objs=""
 for src in "$SCWIRE_SRC"/*.c; do
     base=$(basename "$src" .c)
-    case "$base" in loop|main) continue ;; esac
+    case "$base" in loop|main|cli) continue ;; esac
     obj="$WORK/core/$base.o"
     compile "$src" "$obj"
     core_objs="$core_objs $obj"

@@ -12,8 +12,11 @@
  *            connections stay until a DRAIN), bits 4-5 limit profile,
  *            bit 6 max_conns 3 (else 2), bit 7 log everything
  *   byte 1   seed of the actor's random callback
- *   then     operations: one byte op (op % 16), a connection selector
- *            byte where the op needs one, then the op's operands.
+ *   then     operations: one byte op, a connection or child selector
+ *            byte where the op needs one, then the op's operands.  Op bytes
+ *            below 0xf0 are the peer and glue ops (op % 16); 0xf0 and up
+ *            drive supervision (the scwire_service spawn functions, and the
+ *            glue's reports on the child processes the actor asks for).
  *
  * Bytes a peer sends are queued per connection and carried to the actor only
  * while sc_actor_conn_interest() says it wants to read, at most `chop` bytes
@@ -26,8 +29,12 @@
  * decodes into whole, well-formed messages (the actor's uid first, then
  * maps or nil, every error with str tb_str and type_str, nothing after nil);
  * events only name known connections, CLOSE at most once per connection,
- * STOP_LISTEN and EXIT at most once; after ADVANCE no timer is overdue.
- * sc_actor_free at the end lets ASan find leaks. */
+ * STOP_LISTEN and EXIT at most once; after ADVANCE no timer is overdue;
+ * child ids fresh, children within max_children, every child the actor asked
+ * for counted until the harness reported it gone, none left at EXIT.  An
+ * input that spawned children ends with a shutdown in which every child
+ * exits: the actor must then exit.  sc_actor_free at the end lets ASan find
+ * leaks. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +48,10 @@
 #define MAXC 6                     /* harness slots; the actor allows at most 3 + outbound */
 #define PENDING_MAX (256u * 1024u) /* a peer's unsent bytes (its socket buffer) */
 #define GEN_DEPTH 12
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_CHILDREN 3             /* the actor's max_children */
+#define MAXCH 8                    /* child records: MAX_CHILDREN unreaped + ones still draining */
+#define EPILOGUE_ROUNDS 16         /* rounds of the final shutdown before EXIT is due */
 
 /* FUZZ_ACTOR_TRACE=1 in the environment prints every operation and the
  * actor's log lines to stderr, to read what a crash input does. */
@@ -80,7 +91,21 @@ typedef struct hconn {
     sc_reader *rd;      /* decodes the actor's output */
     unsigned long nmsgs;
     int nil_seen;
+    int child;          /* 1 + index in world.ch of the child whose uid it sent, else 0;
+                         * kept after the record is forgotten */
+    char call_cid[3][40]; /* the actor's last calls to that child: run, spawn_info, self.cancel */
 } hconn;
+
+/* A child process the actor asked for with SC_EV_SPAWN, as the glue sees it. */
+typedef struct hchild {
+    int used;
+    uint32_t id;
+    char name[72];
+    char uuid[40];
+    int started;        /* reported with sc_actor_child_spawned */
+    int reaped;         /* reported exited, or failed to start */
+    int slot;           /* the connection it opened back, -1 for none */
+} hchild;
 
 typedef struct world {
     sc_actor *a;
@@ -95,6 +120,8 @@ typedef struct world {
     size_t call_cid_len;
     size_t out_cap;
     size_t bound_per_conn;
+    hchild ch[MAXCH];
+    uint32_t last_child_id;
 } world;
 
 /* ---- callbacks --------------------------------------------------------- */
@@ -184,7 +211,8 @@ static int live_conns(const world *w)
     return n;
 }
 
-static void conn_add(world *w, sc_conn_id id, int outbound)
+/* Returns the slot. */
+static int conn_add(world *w, sc_conn_id id, int outbound)
 {
     int s = 0;
     while (s < MAXC && w->c[s].used)
@@ -206,6 +234,7 @@ static void conn_add(world *w, sc_conn_id id, int outbound)
     lim.max_entries = (uint32_t)w->cfg.limits.max_frame;
     sc_err err;
     FZ_CHECK(sc_reader_new(w->cfg.codec, &lim, &h->rd, &err) == SC_OK, "reader: %s", err.msg);
+    return s;
 }
 
 static void conn_forget(hconn *h)
@@ -228,6 +257,106 @@ static int pick(const world *w, uint8_t sel)
     return -1;
 }
 
+/* ---- children -------------------------------------------------------------------- */
+
+static int child_index(const world *w, uint32_t id)
+{
+    for (int k = 0; k < MAXCH; k++)
+        if (w->ch[k].used && w->ch[k].id == id)
+            return k;
+    return -1;
+}
+
+static unsigned unreaped_children(const world *w)
+{
+    unsigned n = 0;
+    for (int k = 0; k < MAXCH; k++)
+        n += w->ch[k].used && !w->ch[k].reaped;
+    return n;
+}
+
+static unsigned child_records(const world *w)
+{
+    unsigned n = 0;
+    for (int k = 0; k < MAXCH; k++)
+        n += w->ch[k].used;
+    return n;
+}
+
+/* The connection slot child k is talking on, or -1. */
+static int child_slot(const world *w, int k)
+{
+    int s = w->ch[k].slot;
+    return s >= 0 && w->c[s].used && w->c[s].child == k + 1 ? s : -1;
+}
+
+/* A reaped child is forgotten once its channel is gone or closing: until
+ * then the actor may still count it (draining its last replies). */
+static void child_sweep(world *w)
+{
+    for (int k = 0; k < MAXCH; k++) {
+        if (!w->ch[k].used || !w->ch[k].reaped)
+            continue;
+        int s = child_slot(w, k);
+        if (s >= 0 && !w->c[s].closing)
+            continue;
+        /* The slot keeps its mark: what is left of its output is a
+         * child's channel's (child_slot() ignores it from now on). */
+        memset(&w->ch[k], 0, sizeof(w->ch[k]));
+    }
+}
+
+static int valid_child_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static int canonical_uuid4(const char *s)
+{
+    if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+        return 0;
+    for (int i = 0; i < 36; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+            return 0;
+    return 1;
+}
+
+static void child_add(world *w, const sc_event *ev)
+{
+    FZ_CHECK(w->cfg.max_children > 0, "SC_EV_SPAWN with max_children 0");
+    FZ_CHECK(ev->child > w->last_child_id, "child id %u after %u", ev->child, w->last_child_id);
+    FZ_CHECK(valid_child_name(ev->name), "child name '%s'", ev->name);
+    FZ_CHECK(canonical_uuid4(ev->uuid), "child uuid '%s'", ev->uuid);
+    FZ_CHECK(strcmp(ev->host, "127.0.0.1") == 0 && ev->port == w->cfg.listen_port,
+             "child told to connect to %s:%u", ev->host, ev->port);
+    FZ_CHECK(unreaped_children(w) < MAX_CHILDREN, "a child past max_children %d", MAX_CHILDREN);
+    int k = 0;
+    while (k < MAXCH && w->ch[k].used)
+        k++;
+    FZ_CHECK(k < MAXCH, "more than %d child records", MAXCH);
+    hchild *c = &w->ch[k];
+    c->used = 1;
+    c->id = ev->child;
+    c->slot = -1;
+    snprintf(c->name, sizeof(c->name), "%s", ev->name);
+    snprintf(c->uuid, sizeof(c->uuid), "%s", ev->uuid);
+    w->last_child_id = ev->child;
+}
+
+/* A selector byte names a child record; an empty one falls back to the
+ * first, as for connections. */
+static int pick_child(const world *w, uint8_t sel)
+{
+    int k = sel % MAXCH;
+    if (w->ch[k].used)
+        return k;
+    for (k = 0; k < MAXCH; k++)
+        if (w->ch[k].used)
+            return k;
+    return -1;
+}
+
 /* ---- the actor's output ------------------------------------------------------- */
 
 static void check_out_msg(world *w, hconn *h, const sc_frame *fr)
@@ -243,6 +372,14 @@ static void check_out_msg(world *w, hconn *h, const sc_frame *fr)
         return;
     }
     FZ_CHECK(!h->nil_seen, "conn %u: a message after nil", h->id);
+    if (h->child && h->nmsgs == 2 && sc_map_get(&fr->obj, "enable_modules")) {
+        /* The init map of a child that connected back (SUP-4). */
+        static const char *const keys[] = { "_parent_main_data", "enable_modules", "_arb_addr",
+                                             "bind_host", "bind_port", "_runtime_vars" };
+        for (size_t i = 0; i < N(keys); i++)
+            FZ_CHECK(sc_map_get(&fr->obj, keys[i]), "init map without %s", keys[i]);
+        return;
+    }
     sc_msg m;
     sc_err err;
     int rc = sc_msg_parse(&fr->obj, &m, &err);
@@ -255,11 +392,17 @@ static void check_out_msg(world *w, hconn *h, const sc_frame *fr)
         FZ_CHECK(0, "the actor sent an actor-level error");
         return;
     case SC_MSG_CMD:
-        FZ_CHECK(h->outbound, "a cmd on an accepted connection");
+        FZ_CHECK(h->outbound || h->child, "a cmd on an accepted connection that is no child's");
         FZ_CHECK(fr->obj.via.map.size == 1, "cmd with other keys");
         FZ_CHECK(m.cid.len < sizeof(w->call_cid), "call cid of %zu bytes", m.cid.len);
         memcpy(w->call_cid, m.cid.ptr, m.cid.len);
         w->call_cid_len = m.cid.len;
+        if (h->child) {
+            int which = sc_str_eq_c(m.func, "spawn_info") ? 1 : sc_str_eq_c(m.func, "cancel") ? 2 : 0;
+            FZ_CHECK(m.cid.len < sizeof(h->call_cid[0]), "call cid of %zu bytes", m.cid.len);
+            memcpy(h->call_cid[which], m.cid.ptr, m.cid.len);
+            h->call_cid[which][m.cid.len] = '\0';
+        }
         return;
     case SC_MSG_ERROR: {
         const msgpack_object *e = sc_map_get(&fr->obj, "error");
@@ -368,8 +511,22 @@ static void drain_events(world *w)
             FZ_CHECK(!w->stop_listen, "SC_EV_STOP_LISTEN twice");
             w->stop_listen = 1;
             break;
+        case SC_EV_SPAWN:
+            TRACE("    spawn child %u ('%s', '%s')\n", ev.child, ev.name, ev.uuid);
+            child_add(w, &ev);
+            break;
+        case SC_EV_SIGNAL: {
+            int k = child_index(w, ev.child);
+            TRACE("    signal %d to child %u\n", ev.status, ev.child);
+            FZ_CHECK(k >= 0 && !w->ch[k].reaped, "SC_EV_SIGNAL for child %u, which is not running",
+                     ev.child);
+            FZ_CHECK(ev.status >= 1 && ev.status <= 64, "signal %d", ev.status);
+            break;
+        }
         case SC_EV_EXIT:
             FZ_CHECK(!w->exited, "SC_EV_EXIT twice");
+            FZ_CHECK(unreaped_children(w) == 0, "SC_EV_EXIT with %u children not reaped",
+                     unreaped_children(w));
             FZ_CHECK(w->stop_listen, "SC_EV_EXIT before SC_EV_STOP_LISTEN");
             FZ_CHECK(ev.status == 0, "exit status %d", ev.status);
             w->exited = 1;
@@ -436,6 +593,12 @@ static void check_world(world *w)
     FZ_CHECK(live - outbound <= l->max_conns && outbound <= 2,
              "%u accepted connections (limit %u) and %u outbound", live - outbound, l->max_conns,
              outbound);
+    child_sweep(w);
+    unsigned unreaped = unreaped_children(w);
+    FZ_CHECK(st.children >= unreaped && st.children <= child_records(w),
+             "the actor counts %u children; %u are not reaped, %u may still drain", st.children,
+             unreaped, child_records(w));
+    FZ_CHECK(!w->exited || st.children == 0, "%u children after the exit", st.children);
     FZ_CHECK(st.contexts <= st.conns * l->max_contexts, "%u contexts on %u connections (max %u each)",
              st.contexts, st.conns, l->max_contexts);
     FZ_CHECK(st.buffered_bytes <= (size_t)st.conns * w->bound_per_conn,
@@ -479,7 +642,15 @@ static const bstr type_strs[] = {
     B("XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
 };
 static const bstr hosts[] = { B("127.0.0.1"), B(""), B("h\0x"), B("::1") };
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+/* Names given to spawn functions: valid ones that repeat, so that calls meet
+ * the same child, and invalid ones. */
+static const bstr child_names[] = {
+    B("w0"), B("w1"), B("w2"), B("w0"), B("a.b-C_9"), B(""), B("bad name"),
+    B("wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww"),
+};
+static const bstr child_nss[] = { B("scwire_service"), B("self"), B("") };
+static const bstr child_funcs[] = { B("echo"), B("sleep_forever"), B("raise_error"), B("spawn_crash"),
+                                    B("spawn_stubborn"), B("cancel") };
 
 static char big[65536 + 256];
 static int big_ok; /* limit profile 3: messages of 64 KiB are allowed */
@@ -600,14 +771,17 @@ static void gen_value(fdp *f, msgpack_packer *pk, int depth)
     }
 }
 
-typedef enum ptype { P_ANY, P_STR, P_TYPESTR, P_NUM, P_INT, P_BOOL, P_CID, P_UID, P_SOCKADDR, P_NAME } ptype;
+typedef enum ptype {
+    P_ANY, P_STR, P_TYPESTR, P_NUM, P_INT, P_BOOL, P_CID, P_UID, P_SOCKADDR, P_NAME,
+    P_CHILD, P_NS, P_FUNC, P_KWARGS, P_SPECS, P_SIGNAL
+} ptype;
 
 typedef struct fn_spec {
     const char *ns;
     const char *name;
     int nparams;
-    const char *param[2];
-    ptype type[2];
+    const char *param[4];
+    ptype type[4];
 } fn_spec;
 
 static const fn_spec fns[] = {
@@ -632,6 +806,20 @@ static const fn_spec fns[] = {
     { "self", "get_registry", 0, { 0 }, { 0 } },
     { "self", "cancel_rpc_tasks", 0, { 0 }, { 0 } },
     { "os", "system", 0, { 0 }, { 0 } },
+};
+
+/* The supervision functions (SVC-19..28), called by the SUP_CALL op. */
+static const fn_spec sup_fns[] = {
+    { "scwire_service", "run_in_child", 4, { "name", "ns", "func", "kwargs" },
+      { P_CHILD, P_NS, P_FUNC, P_KWARGS } },
+    { "scwire_service", "run_in_children", 1, { "specs" }, { P_SPECS } },
+    { "scwire_service", "spawn_start", 1, { "name" }, { P_CHILD } },
+    { "scwire_service", "spawn_cancel", 1, { "name" }, { P_CHILD } },
+    { "scwire_service", "spawn_kill", 2, { "name", "signal" }, { P_CHILD, P_SIGNAL } },
+    { "scwire_service", "spawn_list", 0, { 0 }, { 0 } },
+    { "scwire_service", "spawn_info", 0, { 0 }, { 0 } },
+    { "scwire_service", "spawn_stubborn", 1, { "ignore_sigterm" }, { P_BOOL } },
+    { "scwire_service", "spawn_crash", 2, { "type_str", "text" }, { P_TYPESTR, P_STR } },
 };
 
 static void pack_uid_from(msgpack_packer *pk, uint8_t v)
@@ -708,12 +896,44 @@ static void gen_param(world *w, fdp *f, msgpack_packer *pk, ptype t)
         break;
     }
     case P_NAME: pack_b(pk, names[v % N(names)]); break;
+    case P_CHILD: pack_b(pk, child_names[v % N(child_names)]); break;
+    case P_NS: pack_b(pk, child_nss[v % N(child_nss)]); break;
+    case P_FUNC: pack_b(pk, child_funcs[v % N(child_funcs)]); break;
+    case P_KWARGS:
+        switch (v % 4) {
+        case 0: msgpack_pack_map(pk, 0); break;
+        case 1: msgpack_pack_map(pk, 1); pack_c(pk, "value"); gen_value(f, pk, 3); break;
+        case 2: msgpack_pack_map(pk, 1); msgpack_pack_int64(pk, 1); msgpack_pack_int64(pk, 2); break;
+        case 3: gen_value(f, pk, 3); break;
+        }
+        break;
+    case P_SPECS: {
+        /* 1 to 5 [name, ns, func, kwargs] (past max_children from 4), or
+         * none, or one that is not a 4-array. */
+        unsigned n = v % 8 < 5 ? 1 + v % 8 : 0;
+        msgpack_pack_array(pk, n + (v % 8 == 7));
+        for (unsigned i = 0; i < n; i++) {
+            static const ptype spec[] = { P_CHILD, P_NS, P_FUNC, P_KWARGS };
+            msgpack_pack_array(pk, 4);
+            for (size_t j = 0; j < N(spec); j++)
+                gen_param(w, f, pk, spec[j]);
+        }
+        if (v % 8 == 7)
+            gen_value(f, pk, 3);
+        break;
+    }
+    case P_SIGNAL: {
+        static const int64_t sigs[] = { 9, 15, 2, 1, 64, 0, 65, -1 };
+        msgpack_pack_int64(pk, sigs[v % N(sigs)]);
+        break;
+    }
     }
 }
 
-static void gen_cmd(world *w, fdp *f, msgpack_packer *pk)
+/* A cmd for one function of table (n entries), picked by the next byte. */
+static void gen_cmd(world *w, fdp *f, msgpack_packer *pk, const fn_spec *table, size_t n_fns)
 {
-    const fn_spec *fn = &fns[fdp_u8(f) % N(fns)];
+    const fn_spec *fn = &table[fdp_u8(f) % n_fns];
     uint8_t mut = fdp_u8(f);
     bstr cid = pick_cid(w, fdp_u8(f));
     uint8_t caller = fdp_u8(f);
@@ -868,7 +1088,7 @@ static void gen_message(world *w, fdp *f, msgpack_packer *pk)
     switch (kind) {
     case 0:
     case 1:
-        gen_cmd(w, f, pk);
+        gen_cmd(w, f, pk, fns, N(fns));
         break;
     case 2:
     case 3:
@@ -986,7 +1206,8 @@ enum {
     OP_MSG_BATCH = 15,
 };
 
-static void op_accept(world *w)
+/* Returns the new connection's slot, or -1 if the actor refused it. */
+static int op_accept(world *w)
 {
     sc_conn_id id = 0;
     sc_err err;
@@ -994,9 +1215,10 @@ static void op_accept(world *w)
     int rc = sc_actor_accept(w->a, w->now, &id, &err);
     sc_actor_stats st;
     sc_actor_get_stats(w->a, &st);
+    int s = -1;
     if (rc == SC_OK) {
         FZ_CHECK(id != 0 && slot_of(w, id) < 0, "accept gave id %u, already in use", id);
-        conn_add(w, id, 0);
+        s = conn_add(w, id, 0);
     } else if (rc == SC_ELIMIT) {
         FZ_CHECK(st.conns >= w->cfg.limits.max_conns, "refused at %u connections of %u", st.conns,
                  w->cfg.limits.max_conns);
@@ -1004,6 +1226,252 @@ static void op_accept(world *w)
         FZ_CHECK(rc == SC_ESTATE && w->stop_listen, "accept returned %d: %s", rc, err.msg);
     }
     drain_events(w);
+    return s;
+}
+
+/* ---- supervision operations (op bytes 0xf0 and up) ------------------------------ */
+
+enum {
+    SOP_CALL = 0,        /* sel, a cmd of sup_fns from that peer */
+    SOP_CALL2 = 1,
+    SOP_STARTED = 2,     /* child sel, pid byte: sc_actor_child_spawned */
+    SOP_START_FAILED = 3,/* child sel: sc_actor_child_spawn_failed */
+    SOP_CONNECT = 4,     /* child sel, variant: the child connects back and sends a uid */
+    SOP_REPLY = 5,       /* child sel, form, ...: the child answers one of the actor's calls */
+    SOP_REPLY2 = 6,
+    SOP_EXIT = 7,        /* child sel, status byte: sc_actor_child_exited */
+};
+
+static const char *const sop_names[8] = {
+    "SUP_CALL", "SUP_CALL", "CHILD_STARTED", "CHILD_START_FAILED", "CHILD_CONNECT",
+    "CHILD_REPLY", "CHILD_REPLY", "CHILD_EXIT",
+};
+
+static void queue_out(world *w, int s, fz_out *o)
+{
+    queue_bytes(w, s, sc_buf_head(&o->buf), sc_buf_size(&o->buf), 1);
+    fz_out_free(o);
+    fz_out_init(o);
+}
+
+static void child_connect(world *w, int k, uint8_t v)
+{
+    hchild *c = &w->ch[k];
+    if (child_slot(w, k) >= 0)
+        return; /* one channel per child at a time */
+    int s = op_accept(w);
+    if (s < 0)
+        return;
+    w->c[s].child = k + 1;
+    c->slot = s;
+    fz_out o;
+    fz_out_init(&o);
+    switch (v % 4) {
+    case 0:
+    case 1: /* its own uid */
+        msgpack_pack_array(&o.pk, 2);
+        pack_c(&o.pk, c->name);
+        pack_c(&o.pk, c->uuid);
+        break;
+    case 2: /* its name with another uuid: an ordinary peer (SEC-7) */
+        msgpack_pack_array(&o.pk, 2);
+        pack_c(&o.pk, c->name);
+        pack_b(&o.pk, uuids[3]);
+        break;
+    case 3: /* its uid with an extra item */
+        msgpack_pack_array(&o.pk, 3);
+        pack_c(&o.pk, c->name);
+        pack_c(&o.pk, c->uuid);
+        msgpack_pack_nil(&o.pk);
+        break;
+    }
+    queue_out(w, s, &o);
+    fz_out_free(&o);
+}
+
+/* The spawn_info answer of child k: its uid, an address and no init. */
+static void pack_info(world *w, fdp *f, msgpack_packer *pk, int k, int good)
+{
+    msgpack_pack_map(pk, 3);
+    pack_c(pk, "uid");
+    msgpack_pack_array(pk, 2);
+    pack_c(pk, w->ch[k].name);
+    pack_c(pk, w->ch[k].uuid);
+    pack_c(pk, "sockaddr");
+    if (good) {
+        msgpack_pack_array(pk, 2);
+        pack_c(pk, "127.0.0.1");
+        msgpack_pack_uint64(pk, 5000u + (unsigned)k);
+    } else {
+        gen_param(w, f, pk, P_SOCKADDR);
+    }
+    pack_c(pk, "init");
+    msgpack_pack_nil(pk);
+}
+
+/* The child answers the actor's run command (which 0), its spawn_info call
+ * (1) or its self.cancel (2), on the cid the actor used. */
+static void child_reply(world *w, fdp *f, int k, uint8_t v)
+{
+    static const char *const fts[] = { "asyncgen", "context", "bogus", "asyncfunc" };
+    int s = child_slot(w, k);
+    int which = v % 3, form = (v / 3) % 8;
+    const char *cid = s >= 0 && w->c[s].call_cid[which][0] ? w->c[s].call_cid[which] : "c0";
+    fz_out o;
+    fz_out_init(&o);
+    msgpack_packer *pk = &o.pk;
+    switch (form) {
+    case 2: /* functype, then return */
+        msgpack_pack_map(pk, 2);
+        pack_c(pk, "functype");
+        pack_c(pk, "asyncfunc");
+        pack_c(pk, "cid");
+        pack_c(pk, cid);
+        if (s >= 0)
+            queue_out(w, s, &o);
+        /* fall through */
+    case 1:
+    case 5:
+        msgpack_pack_map(pk, 2);
+        pack_c(pk, "return");
+        if (which == 1)
+            pack_info(w, f, pk, k, form != 5);
+        else
+            gen_value(f, pk, 3);
+        pack_c(pk, "cid");
+        pack_c(pk, cid);
+        break;
+    case 0:
+    case 4:
+        msgpack_pack_map(pk, 2);
+        pack_c(pk, "functype");
+        pack_c(pk, form == 0 ? "asyncfunc" : fts[fdp_u8(f) % N(fts)]);
+        pack_c(pk, "cid");
+        pack_c(pk, cid);
+        break;
+    case 3:
+        msgpack_pack_map(pk, 2);
+        pack_c(pk, "error");
+        pack_error_map(f, pk, fdp_u8(f));
+        pack_c(pk, "cid");
+        pack_c(pk, cid);
+        break;
+    case 6: /* its internal failure (SUP-10) */
+        msgpack_pack_map(pk, 1);
+        pack_c(pk, "error");
+        pack_error_map(f, pk, fdp_u8(f));
+        break;
+    case 7:
+        msgpack_pack_nil(pk);
+        break;
+    }
+    if (s >= 0)
+        queue_out(w, s, &o);
+    fz_out_free(&o);
+}
+
+/* wait_status as waitpid() gives it: an exit code, or a signal. */
+static int wait_status_of(uint8_t v)
+{
+    switch (v % 4) {
+    case 0: return 0;
+    case 1: return ((v >> 2) & 0x7f) << 8;
+    case 2: return 9;
+    default: return 15;
+    }
+}
+
+static void do_sup_op(world *w, fdp *f, unsigned op)
+{
+    TRACE("op %s (t=%.3f)\n", sop_names[op], w->now);
+    if (op == SOP_CALL || op == SOP_CALL2) {
+        int s = pick(w, fdp_u8(f));
+        fz_out o;
+        fz_out_init(&o);
+        gen_cmd(w, f, &o.pk, sup_fns, N(sup_fns));
+        if (s >= 0)
+            queue_out(w, s, &o);
+        fz_out_free(&o);
+        return;
+    }
+    int k = pick_child(w, fdp_u8(f));
+    uint8_t v = op == SOP_START_FAILED ? 0 : fdp_u8(f);
+    if (k < 0)
+        return;
+    hchild *c = &w->ch[k];
+    /* The glue's contract: one of spawned / spawn failed per child, and an
+     * exit only for a process that was started and not reaped yet. */
+    switch (op) {
+    case SOP_STARTED:
+        if (c->started || c->reaped)
+            return;
+        c->started = 1;
+        sc_actor_child_spawned(w->a, c->id, 1000 + v, w->now);
+        break;
+    case SOP_START_FAILED:
+        if (c->started || c->reaped)
+            return;
+        c->reaped = 1;
+        sc_actor_child_spawn_failed(w->a, c->id, "No such file or directory", w->now);
+        break;
+    case SOP_EXIT:
+        if (!c->started || c->reaped)
+            return;
+        c->reaped = 1;
+        sc_actor_child_exited(w->a, c->id, wait_status_of(v), w->now);
+        break;
+    case SOP_CONNECT:
+        child_connect(w, k, v);
+        break;
+    default:
+        child_reply(w, f, k, v);
+        break;
+    }
+    drain_events(w);
+}
+
+/* The end of an input that spawned children: the actor is shut down, every
+ * child process ends and every connection is read and closed; the actor
+ * must then exit with nothing left (SUP-13). */
+static void finish_children(world *w)
+{
+    if (w->last_child_id == 0 || w->exited)
+        return;
+    TRACE("epilogue: shutdown, every child exits\n");
+    sc_actor_shutdown(w->a, w->now);
+    drain_events(w);
+    for (int round = 0; round < EPILOGUE_ROUNDS && !w->exited; round++) {
+        for (int k = 0; k < MAXCH; k++) {
+            hchild *c = &w->ch[k];
+            if (!c->used || c->reaped)
+                continue;
+            c->reaped = 1;
+            if (c->started)
+                sc_actor_child_exited(w->a, c->id, 15, w->now);
+            else
+                sc_actor_child_spawn_failed(w->a, c->id, "gone", w->now);
+            drain_events(w);
+        }
+        for (int s = 0; s < MAXC; s++) {
+            hconn *h = &w->c[s];
+            if (!h->used || h->closing)
+                continue;
+            if (h->connecting) {
+                h->connecting = 0;
+                sc_actor_conn_connect_failed(w->a, h->id, "Connection refused", w->now);
+                drain_events(w);
+            } else {
+                flush_output(w, s, SIZE_MAX);
+            }
+        }
+        w->now += 10.0;
+        sc_actor_advance(w->a, w->now);
+        drain_events(w);
+        pump(w);
+        release_closing(w);
+        check_world(w);
+    }
+    FZ_CHECK(w->exited, "the actor did not exit after a shutdown in which every child ended");
 }
 
 static const char *const op_names[16] = {
@@ -1013,7 +1481,12 @@ static const char *const op_names[16] = {
 
 static void do_op(world *w, fdp *f)
 {
-    uint8_t op = fdp_u8(f) % 16;
+    uint8_t b = fdp_u8(f);
+    if (b >= 0xf0) {
+        do_sup_op(w, f, b & 7);
+        return;
+    }
+    uint8_t op = b % 16;
     TRACE("op %s (t=%.3f)\n", op_names[op], w->now);
     switch (op) {
     case OP_ACCEPT:
@@ -1153,6 +1626,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         w.cfg.registry_port = REG_PORT;
     }
     w.cfg.listen_port = 4242;
+    w.cfg.max_children = MAX_CHILDREN;
     w.cfg.loglevel = (flags & 0x80) ? SC_LOG_TRANSPORT : SC_LOG_CRITICAL + 1;
     limits_for((flags >> 4) & 3, (flags & 0x40) ? 3 : 2, &w.cfg.limits);
     big_ok = ((flags >> 4) & 3) == 3;
@@ -1178,6 +1652,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_world(&w);
     }
 
+    finish_children(&w);
     /* The end: what is in every output buffer must be whole messages. */
     release_closing(&w);
     for (int s = 0; s < MAXC; s++) {

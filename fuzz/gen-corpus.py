@@ -246,6 +246,12 @@ def add_stream(corpus, items):
 OP_ACCEPT, OP_HANDSHAKE, OP_MSG, OP_RAW, OP_CHOP, OP_EOF, OP_RESET = 0, 1, 2, 5, 6, 7, 8
 OP_DRAIN, OP_ADVANCE, OP_SHUTDOWN, OP_CONNECTED, OP_CONNECT_FAILED, OP_BATCH = 9, 11, 12, 13, 14, 15
 
+# Supervision ops: 0xf0 + one of these (fuzz_actor.c, do_sup_op).
+SOP_CALL, SOP_STARTED, SOP_START_FAILED, SOP_CONNECT, SOP_REPLY, SOP_EXIT = 0, 2, 3, 4, 5, 7
+# CHILD_REPLY: which call it answers, and how (value bytes follow as the grammar reads them).
+RUN, INFO, CANCEL = 0, 1, 2
+FT, RETURN, FT_RETURN, ERROR, ACTOR_ERROR, NIL = 0, 1, 2, 3, 6, 7
+
 F_LENPREFIX, F_REGISTRY_ROLE, F_REGISTRY_CLIENT, F_LAZY, F_MAXCONNS3, F_LOG = 1, 2, 4, 8, 0x40, 0x80
 
 
@@ -312,6 +318,26 @@ class Ops:
         """An OP_MSG of fuzz_actor's grammar (operands as in fuzz_actor.c)."""
         self.b += bytes([OP_MSG, slot]) + bytes(operands)
         return self
+
+    def sup(self, op, *operands):
+        self.b += bytes([0xF0 + op]) + bytes(operands)
+        return self
+
+    def child_started(self, child, pid=1):
+        return self.sup(SOP_STARTED, child, pid)
+
+    def child_start_failed(self, child):
+        return self.sup(SOP_START_FAILED, child)
+
+    def child_connect(self, child, variant=0):
+        return self.sup(SOP_CONNECT, child, variant)
+
+    def child_reply(self, child, which, form, *operands):
+        return self.sup(SOP_REPLY, child, which + 3 * form, *operands)
+
+    def child_exit(self, child, status=0):
+        """status: 0 exit 0, 1 | code << 2 exit code, 2 SIGKILL, 3 SIGTERM."""
+        return self.sup(SOP_EXIT, child, status)
 
     def bytes(self):
         return bytes(self.b)
@@ -598,6 +624,63 @@ def scenarios(codec):
     out.append(o.bytes())
     o = Ops(actor_flags(codec, 0, extra=F_REGISTRY_CLIENT)).connect_failed(0).advance(10).shutdown()
     out.append(o.advance(1).bytes())
+    out.extend(supervision(new))
+    return out
+
+
+def supervision(new):
+    """Seeds for the supervision ops: the peer is slot 0, a child's channel
+    the lowest free slot, the child records are in spawn order."""
+    out = []
+    echo = ["w0", "scwire_service", "echo", {"value": 1}]
+
+    # run_in_child: the child connects, answers, acknowledges self.cancel, exits.
+    o = new().send(0, svc("run_in_child", dict(zip(("name", "ns", "func", "kwargs"), echo)), "r1"))
+    o.drain(0).child_started(0, 7).child_connect(0).drain(1)
+    o.child_reply(0, RUN, FT_RETURN, 3, 5).drain(1).child_reply(0, CANCEL, RETURN, 0)
+    out.append(o.child_exit(0).eof(1).advance(0.1).drain(0).bytes())
+
+    # run_in_children: one fails, the other never answers and is cancelled,
+    # terminated and killed.
+    o = new().send(0, svc("run_in_children", {"specs": [echo, ["w1", "scwire_service", "sleep_forever", {}]]}, "r2"))
+    o.drain(0).child_started(0).child_started(1).child_connect(0).child_connect(1).drain(1).drain(2)
+    o.child_reply(0, RUN, ERROR, 0, 0, 4, 65, 66, 67, 68).drain(1)
+    o.advance(1).advance(4).drain(2).advance(4).child_exit(1, 2).child_exit(0, 1 | 3 << 2)
+    out.append(o.advance(1).drain(0).bytes())
+
+    # run_in_children where every child returns: the array of results.
+    o = new().send(0, svc("run_in_children", {"specs": [echo, ["w1", "scwire_service", "echo", {"value": 2}]]}, "r3"))
+    o.drain(0).child_started(0).child_started(1).child_connect(0).child_connect(1).drain(1).drain(2)
+    o.child_reply(0, RUN, FT_RETURN, 3, 5).child_reply(1, RUN, FT_RETURN, 3, 6).drain(1).drain(2)
+    o.child_reply(0, CANCEL, RETURN, 0).child_reply(1, CANCEL, RETURN, 0).child_exit(0).child_exit(1)
+    out.append(o.eof(1).eof(2).advance(0.1).drain(0).bytes())
+
+    # spawn_start and the functions around it.
+    o = new().send(0, svc("spawn_start", {"name": "w0"}, "s1")).drain(0)
+    o.child_started(0).child_connect(0).drain(1).child_reply(0, INFO, FT_RETURN).drain(0)
+    for i, (f, kw) in enumerate([("spawn_list", {}), ("spawn_info", {}), ("spawn_start", {"name": "w0"}),
+                                 ("spawn_kill", {"name": "w0", "signal": 10}), ("spawn_kill", {"name": "w0", "signal": 0}),
+                                 ("spawn_cancel", {"name": "w1"}), ("spawn_stubborn", {"ignore_sigterm": True}),
+                                 ("spawn_crash", {"type_str": "ValueError", "text": "x"}),
+                                 ("run_in_children", {"specs": [echo] * 5}), ("spawn_start", {"name": "bad name"})]):
+        o.send(0, svc(f, kw, "t%d" % i)).drain(0)
+    o.send(0, svc("spawn_cancel", {"name": "w0"}, "s2")).drain(1).child_reply(0, CANCEL, FT_RETURN, 0)
+    out.append(o.child_exit(0).drain(1).advance(1).drain(0).bytes())
+
+    # A process that cannot start, a child that never connects back, one
+    # that reports an actor-level error, a caller that goes away.
+    o = new().send(0, svc("spawn_start", {"name": "w1"}, "f1")).child_start_failed(0).drain(0)
+    o.send(0, svc("run_in_child", dict(zip(("name", "ns", "func", "kwargs"), echo)), "f2"))
+    o.child_started(0).advance(2).advance(1).advance(4).child_exit(0, 2).drain(0)
+    o.send(0, svc("run_in_child", dict(zip(("name", "ns", "func", "kwargs"), echo)), "f3"))
+    o.child_started(0).child_connect(0).child_reply(0, RUN, ACTOR_ERROR, 0, 0, 0).drain(1).drain(0)
+    o.send(0, svc("run_in_child", {"name": "w2", "ns": "scwire_service", "func": "sleep_forever", "kwargs": {}}, "f4"))
+    out.append(o.eof(0).advance(1).bytes())
+
+    # The grammar's own spawn calls, and a shutdown with children alive.
+    o = new().sup(SOP_CALL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 9).sup(SOP_CALL, 0, 2, 0, 1, 0, 1)
+    o.child_started(0).child_started(1).child_connect(1, 3).child_connect(0, 2).drain(0).drain(1).drain(2)
+    out.append(o.shutdown().advance(1).drain(1).bytes())
     return out
 
 

@@ -15,7 +15,8 @@
     X(ctx)                \
     X(registry)           \
     X(actor)              \
-    X(nursery)
+    X(nursery)            \
+    X(regress)
 
 #define SC_DECLARE_SUITE(name) int register_##name##_tests(void);
 SC_TEST_SUITES(SC_DECLARE_SUITE)
