@@ -35,7 +35,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest fuzz fuzz-smoke bench bench-run bench-build install install-conformance clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build install install-conformance clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -46,7 +46,9 @@ help:
 	@echo "make tools-test    tests of scwire-tap, scwire-trace, scwire-send, the dissector"
 	@echo "make fuzz-smoke    every fuzz target for FUZZ_SMOKE_SECONDS (30), then the regression replay"
 	@echo "make fuzz TARGET=fuzz_actor SECONDS=600   one long fuzzing run"
+	@echo "make fuzz-coverage what of ref/src the fuzz corpora reach (CORPUS_DIRS adds corpora)"
 	@echo "make bench         benchmarks: a table, and results in tools/bench/results/"
+	@echo "make soak          load, chaos, leak and SIGTERM scenarios for SOAK_SECONDS (300)"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
 
@@ -80,8 +82,25 @@ $(TAP): $(TAP_OBJS) $(BUILD)/glue/cli.o $(LIB)
 unit: $(UNIT)
 	$(UNIT)
 
-# The daemon as a program: flags, exit statuses, a session under valgrind.
-daemon-test: $(DAEMON)
+# The daemon under ASan, LSan and UBSan, for the leak sessions of daemon-test.
+# Its objects stay loose files so that a test can link a variant from them.
+ASAN_DIR    = $(BUILD)/asan
+ASAN_DAEMON = $(ASAN_DIR)/scwire-ref
+# gcc's UBSan null checks make -Wformat-overflow see a null format in every
+# vfprintf wrapper, a false alarm.
+ASAN_FLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -Wno-format-overflow
+ASAN_OBJS   = $(CORE_SRCS:ref/src/%.c=$(ASAN_DIR)/%.o) $(GLUE_SRCS:ref/src/%.c=$(ASAN_DIR)/%.o)
+
+$(ASAN_DIR)/%.o: ref/src/%.c $(wildcard ref/src/*.h) | $(ASAN_DIR)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+$(ASAN_DIR):
+	@mkdir -p $@
+$(ASAN_DAEMON): $(ASAN_OBJS)
+	$(CC) $(LDFLAGS) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) -lev $(MSGPACK_LIBS) -lm
+
+# The daemon as a program: flags, exit statuses, a session under valgrind,
+# faults, limits and leaks.
+daemon-test: $(DAEMON) $(ASAN_DAEMON)
 	$(PYTEST) ref/tests/daemon
 
 spec-check:
@@ -104,7 +123,7 @@ conformance-run: all
 check: deps
 	@sh tools/install-deps --fuzz
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run fuzz-smoke
+check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run fuzz-smoke fuzz-test soak-smoke
 
 conformance: deps
 	@$(MAKE) --no-print-directory conformance-run
@@ -120,6 +139,12 @@ fuzz-smoke:
 fuzz:
 	@test -n "$(TARGET)" || { echo "usage: make fuzz TARGET=fuzz_codec|fuzz_msg|fuzz_actor|fuzz_registry [SECONDS=600]" >&2; exit 2; }
 	$(FUZZ_ENV) sh fuzz/smoke.sh $(or $(SECONDS),600) $(TARGET)
+# Source-based coverage of the core by the corpora: $(BUILD)/fuzz/coverage/.
+fuzz-coverage:
+	$(FUZZ_ENV) CORPUS_DIRS="$(CORPUS_DIRS)" sh fuzz/coverage.sh
+# The fuzz kit's own scripts (coverage.sh, blind-spots.py, gen-corpus.py).
+fuzz-test:
+	$(PYTEST) fuzz/tests
 
 # Benchmarks: figures and ratios, never part of check (tools/bench/README.md).
 BENCH_DIR    = $(BUILD)/bench
@@ -139,15 +164,45 @@ bench-run: bench-build
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
+# Reliability under load and chaos (tools/soak/): scwire-soak holds numbered
+# streams both ways on many connections beside hostile ones; run-soak adds
+# the leak check and SIGTERM under load.  soak-smoke is the same in seconds.
+SOAK_DIR     = $(BUILD)/soak
+SOAK         = $(SOAK_DIR)/scwire-soak
+SOAK_SRCS    = $(sort $(wildcard tools/soak/*.c)) tools/bench/benchio.c
+SOAK_SECONDS ?= 300
+.PHONY: soak soak-run soak-smoke
+$(SOAK_DIR):
+	@mkdir -p $@
+$(SOAK): $(SOAK_SRCS) tools/soak/soak.h tools/bench/bench.h $(LIB) | $(SOAK_DIR)
+	$(CC) $(ALL_CFLAGS) -Itools/bench $(LDFLAGS) -o $@ $(SOAK_SRCS) $(LIB) -lev $(MSGPACK_LIBS) -lm
+tools-test: $(SOAK)
+soak-smoke: $(DAEMON) $(SOAK)
+	$(PYTHON) tools/soak/run-soak --seconds 5 --conns 200 --warmup 1
+soak-run: $(DAEMON) $(SOAK)
+	$(PYTHON) tools/soak/run-soak --seconds $(SOAK_SECONDS)
+soak: deps
+	@$(MAKE) --no-print-directory soak-run
+
+# The network fuzzer against a live implementation (tools/scwire-netfuzz --help),
+# here build/scwire-ref; NETFUZZ_ARGS adds options (--iut-cmd, --diff-cmd, --seed).
+# Its tests are in tools/tests (tools-test).
+NETFUZZ_SECONDS ?= 60
+NETFUZZ_ARGS    ?=
+.PHONY: netfuzz
+netfuzz: $(DAEMON)
+	$(PYTHON) tools/scwire-netfuzz --seconds $(NETFUZZ_SECONDS) --out $(BUILD)/netfuzz $(NETFUZZ_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/scwire-ref
 	install -m 0755 $(TAP) $(DESTDIR)$(PREFIX)/bin/scwire-tap
-	install -d $(DESTDIR)$(PREFIX)/lib/scwire/tools/scwire_tools $(DESTDIR)$(PREFIX)/share/scwire/wireshark
-	install -m 0755 tools/scwire-trace tools/scwire-send $(DESTDIR)$(PREFIX)/lib/scwire/tools/
+	install -d $(DESTDIR)$(PREFIX)/lib/scwire/tools/scwire_tools/netfuzz $(DESTDIR)$(PREFIX)/share/scwire/wireshark
+	install -m 0755 tools/scwire-trace tools/scwire-send tools/scwire-netfuzz $(DESTDIR)$(PREFIX)/lib/scwire/tools/
 	install -m 0644 tools/scwire_tools/*.py $(DESTDIR)$(PREFIX)/lib/scwire/tools/scwire_tools/
-	ln -sf ../lib/scwire/tools/scwire-trace $(DESTDIR)$(PREFIX)/bin/scwire-trace
-	ln -sf ../lib/scwire/tools/scwire-send $(DESTDIR)$(PREFIX)/bin/scwire-send
+	install -m 0644 tools/scwire_tools/netfuzz/*.py $(DESTDIR)$(PREFIX)/lib/scwire/tools/scwire_tools/netfuzz/
+	for t in scwire-trace scwire-send scwire-netfuzz; do \
+		ln -sf ../lib/scwire/tools/$$t $(DESTDIR)$(PREFIX)/bin/$$t || exit 1; done
 	install -m 0644 tools/wireshark/scwire.lua $(DESTDIR)$(PREFIX)/share/scwire/wireshark/
 	$(MAKE) --no-print-directory install-conformance
 

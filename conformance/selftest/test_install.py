@@ -46,3 +46,12 @@ def test_installed_suite_runs_against_the_installed_runtime(installed, tmp_path)
     doc = json.loads(report.read_text())
     assert doc["iut"]["cmd"].startswith(str(installed / "bin" / "scwire-ref") + " ")
     assert doc["summary"]["pass"] == doc["summary"]["total"] > 0
+
+
+def test_installed_netfuzz_attacks_the_installed_runtime(installed, tmp_path):
+    env = dict(os.environ, PATH=f"{installed / 'bin'}:{os.environ.get('PATH', '')}")
+    p = subprocess.run([str(installed / "bin" / "scwire-netfuzz"), "--cases", "5",
+                        "--out", str(tmp_path / "nf")], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert str(installed / "bin" / "scwire-ref") in p.stdout
