@@ -261,18 +261,6 @@ OVR9_SINKS, OVR9_PARKED, OVR9_ROUNDS = 4, 200, 4
 OVR9_GROWTH_KB = 9 * 1024
 
 
-def rss_kb(pid):
-    """VmRSS of a process in kB, or None where /proc cannot tell."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
 def fill_and_end(factory, iut, settings):
     """One round: fill buffers and the parking area, then end every context (the
     unread ones by _cancel_task, the sinks with their connection)."""
@@ -311,14 +299,16 @@ def test_ovr_9_ended_contexts_leave_no_memory_behind(private_iut, fresh_conn_fac
     connection hold at a time), so what was buffered or parked for an ended
     context is not kept."""
     iut = private_iut()
-    if rss_kb(iut.pid) is None:
+    if iut.rss_kb() is None:
         pytest.skip("cannot read the IUT's resident memory from /proc/PID/status")
     fill_and_end(fresh_conn_factory, iut, settings)
-    before = rss_kb(iut.pid)
+    before = iut.rss_kb()
     stalled = sum(fill_and_end(fresh_conn_factory, iut, settings) for _ in range(OVR9_ROUNDS))
     r = fresh_conn_factory(target=iut).call(SERVICE, "echo", value="after")
     must(r.kind == "return", f"echo after the rounds answered {short(r.final)}")
-    after = rss_kb(iut.pid)
+    after = iut.rss_kb()
+    must(before is not None and after is not None,
+         "the IUT exited during the rounds; no input may bring it down (SEC-1)")
     observe(f"resident memory {before} kB after the warm-up round, {after} kB after "
               f"{OVR9_ROUNDS} more rounds")
     if stalled:

@@ -40,16 +40,11 @@ def fds(iut):
 
 
 def rss_kb(iut):
-    try:
-        with open(f"/proc/{iut.pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    # A process that exited (a zombie included) has no VmRSS line.
-    raise Violation(f"the IUT process (pid {iut.pid}) exited during the conversation; "
-                    f"no input may bring it down (SEC-1)")
+    kb = iut.rss_kb()
+    if kb is None:
+        raise Violation(f"the IUT process (pid {iut.pid}) exited during the conversation; "
+                        f"no input may bring it down (SEC-1)")
+    return kb
 
 
 def cpu_seconds(iut):

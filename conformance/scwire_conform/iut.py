@@ -58,6 +58,18 @@ def parse_addr(text):
     return host, int(port)
 
 
+def proc_status_kb(pid, key):
+    """A kB figure of /proc/PID/status (VmRSS, VmPeak, ...), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def can_connect(host, port, timeout=1.0):
     """Whether something accepts a TCP connection there (connect, then close)."""
     try:
@@ -213,16 +225,12 @@ class IUT:
 
     def memory_peak_kb(self):
         """The process's peak virtual memory (VmPeak, kB) on Linux, else None."""
-        if not self.proc:
-            return None
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmPeak:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError):
-            return None
-        return None
+        return proc_status_kb(self.proc.pid, "VmPeak") if self.proc else None
+
+    def rss_kb(self):
+        """The process's resident memory (VmRSS, kB) on Linux, else None (also
+        once it exited: a zombie has no VmRSS)."""
+        return proc_status_kb(self.proc.pid, "VmRSS") if self.proc else None
 
     def wait_exit(self, timeout):
         """The exit status once the process ended within timeout, else None."""

@@ -78,16 +78,7 @@ class Target:
 
     def rss_kb(self):
         """Resident memory of a started target (VmRSS, kB), or None."""
-        if not self.managed or self.iut.proc is None:
-            return None
-        try:
-            with open(f"/proc/{self.iut.proc.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError):
-            return None
-        return None
+        return self.iut.rss_kb() if self.managed else None
 
     def mark(self):
         """A position in the stderr logs of a started target, for `log_since`."""
