@@ -30,7 +30,7 @@ import sys
 import pytest
 
 from scwire_conform.bystander import Hostile
-from scwire_conform.iut import IUT, IUTError, can_connect
+from scwire_conform.iut import IUT, IUTError
 from scwire_conform.plugin import NAME, Plugin, area_of, free_port, safe_name
 from scwire_conform.profiles import PROFILES, STRICT
 from scwire_conform.registry import RegistryServer
@@ -160,20 +160,10 @@ def iut(suite):
     return suite.start_iut()
 
 
-def _let_a_dying_iut_die(iut, settings):
-    """An IUT that a case brought down may take a moment to exit (tractor tears its
-    runtime down first, sometimes only once the case's connections close): when it
-    no longer accepts but still runs, wait for its exit, so that it is found dead
-    and restarted instead of refusing the next case's connections."""
-    if iut.managed and iut.alive() and not can_connect(iut.host, iut.port, timeout=0.5):
-        iut.wait_exit(settings.timeout)
-
-
 @pytest.fixture(autouse=True)
-def _iut_guard(request, suite, iut, settings):
-    # Every case starts with an IUT that is up (restarted if a previous case
-    # killed it), or is skipped when that cannot be had.
-    _let_a_dying_iut_die(iut, settings)
+def _iut_guard(request, suite, iut):
+    # Every case starts with an IUT that serves (restarted if a previous case
+    # killed it or left it not serving), or is skipped when that cannot be had.
     suite.before_case(request.node)
 
 

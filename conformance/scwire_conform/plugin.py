@@ -267,23 +267,30 @@ class Plugin:
         self._probe()
         return self.iut
 
-    def _probe(self):
-        """Handshake, echo, and an unknown function answered with an error."""
+    def _serving(self, log, unknown_function=False):
+        """None when the IUT answers a handshake and an echo (and, with
+        unknown_function, an unknown function with an error), else why not."""
         s, iut = self.settings, self.iut
-        log = WireLog()
-        why = None
         try:
             with Conn.connect(iut.host, iut.port, s.codec, timeout=s.timeout, log=log) as c:
                 c.handshake()
                 r = c.call(SERVICE, "echo", value="scwire-probe")
                 if r.kind != "return" or r.value != "scwire-probe":
-                    why = f"{SERVICE}.echo answered {r.final!r}"
-                else:
+                    return f"{SERVICE}.echo answered {r.final!r}"
+                if unknown_function:
                     r = c.call(SERVICE, "no_such_function")
                     if r.kind != "error":
-                        why = f"{SERVICE}.no_such_function answered {r.final!r}, not an error"
+                        return f"{SERVICE}.no_such_function answered {r.final!r}, not an error"
         except (V.Violation, Timeout, Closed, OSError) as e:
-            why = str(e)
+            return str(e)
+        return None
+
+    def _probe(self):
+        """Handshake, echo, and an unknown function answered with an error."""
+        s, iut = self.settings, self.iut
+        log = WireLog()
+        try:
+            why = self._serving(log, unknown_function=True)
         finally:
             log.dump(os.path.join(s.out, "probe.wire.jsonl"))
         if why:
@@ -307,9 +314,20 @@ class Plugin:
                         "restarted; start it with --iut-cmd to run it")
         if iut.managed:
             if iut.alive():
-                return
-            self.incidents.append(f"the IUT was found dead (exit status {iut.proc.returncode}) "
-                                  f"before {self.case_id(item)}; restarted")
+                why = self._serving(WireLog())
+                if why is None:
+                    return
+                # An IUT that a case brought down may still run for a while,
+                # tearing down (tractor does); the next case must not be
+                # judged by it.
+                if iut.wait_exit(self.settings.timeout) is None:
+                    iut.stop(grace=1.0)
+                self.incidents.append(f"the IUT stopped serving before {self.case_id(item)} "
+                                      f"({why}); restarted")
+            else:
+                self.incidents.append(f"the IUT was found dead (exit status "
+                                      f"{iut.proc.returncode}) before {self.case_id(item)}; "
+                                      f"restarted")
             try:
                 iut.restart()
             except IUTError as e:

@@ -148,3 +148,29 @@ def test_rules_on_case_names_and_ids_are_enforced(demo):
     text = p.stdout + p.stderr
     assert "HS-99, which is not in the spec" in text
     assert "must start with test_<id>" in text and "no @pytest.mark.spec" in text
+
+
+FREEZE_DEMO = '''
+import os, signal
+import pytest
+from scwire_conform.verdict import must
+from scwire_conform.wire import SERVICE
+
+@pytest.mark.spec("HS-1")
+def test_hs_1_leaves_the_iut_alive_but_deaf(conn, iut):
+    os.kill(iut.pid, signal.SIGSTOP)
+
+@pytest.mark.spec("HS-2")
+def test_hs_2_runs_on_a_serving_iut(conn):
+    must(conn.call(SERVICE, "echo", value=2).value == 2, "echo")
+'''
+
+
+def test_an_iut_left_not_serving_is_replaced_before_the_next_case(tmp_path):
+    demo = write_demo(tmp_path, FREEZE_DEMO)
+    p, rep = run(demo, "--timeout", "1")
+    got = {c["id"]: c["verdict"] for c in rep["cases"]}
+    assert got == {"demo/test_hs_1_leaves_the_iut_alive_but_deaf": "PASS",
+                   "demo/test_hs_2_runs_on_a_serving_iut": "PASS"}, p.stdout
+    assert any("stopped serving before demo/test_hs_2" in i for i in rep["incidents"])
+    assert len(rep["iut"]["pids"]) == 2
