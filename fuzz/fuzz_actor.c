@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* fuzz_actor.c - structure-aware libFuzzer target for the whole sans-IO
- * actor (actor.h): the harness plays the glue and up to MAXC peers.
+ * actor (actor.h): the harness plays the glue and its peers.
  *
  * The input is a header and a list of typed operations, read from the front
  * (fuzz/README.md documents the format byte by byte; gen-corpus.py writes
@@ -14,9 +14,11 @@
  *   byte 1   seed of the actor's random callback
  *   then     operations: one byte op, a connection or child selector
  *            byte where the op needs one, then the op's operands.  Op bytes
- *            below 0xf0 are the peer and glue ops (op % 16); 0xf0 and up
+ *            below 0xf0 are the peer and glue ops (op % 16); 0xf0-0xf7
  *            drive supervision (the scwire_service spawn functions, and the
- *            glue's reports on the child processes the actor asks for).
+ *            glue's reports on the child processes the actor asks for);
+ *            0xf8-0xff call scwire_service.ctx_call and play the callee on
+ *            the channel the actor opens for it.
  *
  * Bytes a peer sends are queued per connection and carried to the actor only
  * while sc_actor_conn_interest() says it wants to read, at most `chop` bytes
@@ -31,9 +33,12 @@
  * events only name known connections, CLOSE at most once per connection,
  * STOP_LISTEN and EXIT at most once; after ADVANCE no timer is overdue;
  * child ids fresh, children within max_children, every child the actor asked
- * for counted until the harness reported it gone, none left at EXIT.  An
- * input that spawned children ends with a shutdown in which every child
- * exits: the actor must then exit.  sc_actor_free at the end lets ASan find
+ * for counted until the harness reported it gone, none left at EXIT; a
+ * ctx_call's channel carries its context's cmd and at most a
+ * _cancel_task for it, and is open only while its task lives; nothing is
+ * open after EXIT.  An input that spawned children or made a ctx_call ends
+ * with a shutdown in which every child exits and every connect fails: the
+ * actor must then exit.  sc_actor_free at the end lets ASan find
  * leaks. */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +50,9 @@
 #include "fuzz_common.h"
 #include "msg.h"
 
-#define MAXC 6                     /* harness slots; the actor allows at most 3 + outbound */
+#define MAXC 6                     /* slots a selector byte names (sel % MAXC) */
+#define NSLOT 256                  /* harness slots: every ctx_call has its own channel, and one
+                                    * feed can start and cancel more than a hundred of them */
 #define PENDING_MAX (256u * 1024u) /* a peer's unsent bytes (its socket buffer) */
 #define GEN_DEPTH 12
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,7 +100,9 @@ typedef struct hconn {
     int nil_seen;
     int child;          /* 1 + index in world.ch of the child whose uid it sent, else 0;
                          * kept after the record is forgotten */
-    char call_cid[3][40]; /* the actor's last calls to that child: run, spawn_info, self.cancel */
+    char call_cid[3][40]; /* the actor's last calls to that child: run, spawn_info, self.cancel;
+                           * on a callee's channel: the context, -, _cancel_task */
+    int callee;         /* the outbound channel of a ctx_call (SVC-29); the harness is the callee */
 } hconn;
 
 /* A child process the actor asked for with SC_EV_SPAWN, as the glue sees it. */
@@ -111,7 +120,7 @@ typedef struct world {
     sc_actor *a;
     sc_actor_config cfg;
     double now;
-    hconn c[MAXC];
+    hconn c[NSLOT];
     int exited;
     int stop_listen;
     int lazy_release;
@@ -122,6 +131,7 @@ typedef struct world {
     size_t bound_per_conn;
     hchild ch[MAXCH];
     uint32_t last_child_id;
+    int callees_seen;   /* a ctx_call asked for a channel */
 } world;
 
 /* ---- callbacks --------------------------------------------------------- */
@@ -197,7 +207,7 @@ static void limits_for(unsigned profile, unsigned max_conns, sc_limits *l)
 
 static int slot_of(const world *w, sc_conn_id id)
 {
-    for (int s = 0; s < MAXC; s++)
+    for (int s = 0; s < NSLOT; s++)
         if (w->c[s].used && w->c[s].id == id)
             return s;
     return -1;
@@ -206,7 +216,7 @@ static int slot_of(const world *w, sc_conn_id id)
 static int live_conns(const world *w)
 {
     int n = 0;
-    for (int s = 0; s < MAXC; s++)
+    for (int s = 0; s < NSLOT; s++)
         n += w->c[s].used;
     return n;
 }
@@ -215,9 +225,9 @@ static int live_conns(const world *w)
 static int conn_add(world *w, sc_conn_id id, int outbound)
 {
     int s = 0;
-    while (s < MAXC && w->c[s].used)
+    while (s < NSLOT && w->c[s].used)
         s++;
-    FZ_CHECK(s < MAXC, "more than %d connections at once", MAXC);
+    FZ_CHECK(s < NSLOT, "more than %d connections at once", NSLOT);
     hconn *h = &w->c[s];
     memset(h, 0, sizeof(*h));
     h->used = 1;
@@ -251,7 +261,7 @@ static int pick(const world *w, uint8_t sel)
     int s = sel % MAXC;
     if (w->c[s].used)
         return s;
-    for (s = 0; s < MAXC; s++)
+    for (s = 0; s < NSLOT; s++)
         if (w->c[s].used)
             return s;
     return -1;
@@ -359,6 +369,26 @@ static int pick_child(const world *w, uint8_t sel)
 
 /* ---- the actor's output ------------------------------------------------------- */
 
+/* On a ctx_call's channel the actor sends, as itself and on fresh cids, the
+ * context's command right after its uid, then at most one
+ * self._cancel_task for that context (SVC-29). */
+static void check_callee_cmd(const hconn *h, const sc_msg *m)
+{
+    FZ_CHECK(sc_str_eq_c(m->caller.name, ACTOR_NAME) && sc_str_eq_c(m->caller.uuid, ACTOR_UUID),
+             "ctx_call: a cmd with another caller uid");
+    FZ_CHECK(m->cid.len == 36, "ctx_call: a cid of %zu bytes", m->cid.len);
+    if (h->nmsgs == 2)
+        return;
+    const msgpack_object *cid = sc_map_get(m->kwargs, "cid");
+    sc_str target;
+    FZ_CHECK(!h->call_cid[2][0] && sc_str_eq_c(m->ns, "self") &&
+                 sc_str_eq_c(m->func, "_cancel_task") && m->kwargs->via.map.size == 1 && cid &&
+                 sc_obj_str(cid, &target) && sc_str_eq_c(target, h->call_cid[0]) &&
+                 !sc_str_eq_c(m->cid, h->call_cid[0]),
+             "ctx_call: %.*s.%.*s as message %lu of its channel", (int)m->ns.len, m->ns.ptr,
+             (int)m->func.len, m->func.ptr, h->nmsgs);
+}
+
 static void check_out_msg(world *w, hconn *h, const sc_frame *fr)
 {
     trace_bytes("actor sent", fr->raw, fr->raw_len);
@@ -397,8 +427,12 @@ static void check_out_msg(world *w, hconn *h, const sc_frame *fr)
         FZ_CHECK(m.cid.len < sizeof(w->call_cid), "call cid of %zu bytes", m.cid.len);
         memcpy(w->call_cid, m.cid.ptr, m.cid.len);
         w->call_cid_len = m.cid.len;
-        if (h->child) {
-            int which = sc_str_eq_c(m.func, "spawn_info") ? 1 : sc_str_eq_c(m.func, "cancel") ? 2 : 0;
+        if (h->callee)
+            check_callee_cmd(h, &m);
+        if (h->child || h->callee) {
+            int which = sc_str_eq_c(m.func, "spawn_info")                                  ? 1
+                        : sc_str_eq_c(m.func, "cancel") || sc_str_eq_c(m.func, "_cancel_task") ? 2
+                                                                                             : 0;
             FZ_CHECK(m.cid.len < sizeof(h->call_cid[0]), "call cid of %zu bytes", m.cid.len);
             memcpy(h->call_cid[which], m.cid.ptr, m.cid.len);
             h->call_cid[which][m.cid.len] = '\0';
@@ -479,9 +513,18 @@ static void release(world *w, int s)
 
 static void release_closing(world *w)
 {
-    for (int s = 0; s < MAXC; s++)
+    for (int s = 0; s < NSLOT; s++)
         if (w->c[s].used && w->c[s].closing)
             release(w, s), s = -1;
+}
+
+/* Closed connections go at once, or with lazy release at a DRAIN; the glue
+ * may release them whenever it likes, and does so when they pile up (one
+ * feed can start and end many ctx_call channels). */
+static void release_due(world *w)
+{
+    if (!w->lazy_release || live_conns(w) > NSLOT / 2)
+        release_closing(w);
 }
 
 static void drain_events(world *w)
@@ -494,14 +537,18 @@ static void drain_events(world *w)
         case SC_EV_IO:
             FZ_CHECK(s >= 0, "SC_EV_IO for unknown conn %u", ev.conn);
             break;
-        case SC_EV_CONNECT:
+        case SC_EV_CONNECT: {
             FZ_CHECK(s < 0, "SC_EV_CONNECT for conn %u, which is already in use", ev.conn);
-            FZ_CHECK(w->cfg.registry_host != NULL, "SC_EV_CONNECT without a registry");
-            FZ_CHECK(strcmp(ev.host, REG_HOST) == 0 && ev.port == REG_PORT, "connect to %s:%u", ev.host,
-                     ev.port);
             FZ_CHECK(ev.conn != 0, "connection id 0");
-            conn_add(w, ev.conn, 1);
+            /* The registry client's calls, or a ctx_call's channel: the
+             * ports of cc_fns never name the registry's address. */
+            int callee = !(w->cfg.registry_host && strcmp(ev.host, REG_HOST) == 0 && ev.port == REG_PORT);
+            FZ_CHECK(!callee || (ev.host[0] && ev.port != 0), "connect to '%s':%u", ev.host, ev.port);
+            TRACE("    connect to %s:%u%s\n", ev.host, ev.port, callee ? " (ctx_call)" : "");
+            w->c[conn_add(w, ev.conn, 1)].callee = callee;
+            w->callees_seen |= callee;
             break;
+        }
         case SC_EV_CLOSE:
             FZ_CHECK(s >= 0, "SC_EV_CLOSE for unknown conn %u", ev.conn);
             FZ_CHECK(!w->c[s].closing, "SC_EV_CLOSE twice for conn %u", ev.conn);
@@ -543,7 +590,7 @@ static void pump(world *w)
     int progress;
     do {
         progress = 0;
-        for (int s = 0; s < MAXC; s++) {
+        for (int s = 0; s < NSLOT; s++) {
             hconn *h = &w->c[s];
             if (!h->used || h->closing || h->connecting)
                 continue;
@@ -572,8 +619,7 @@ static void pump(world *w)
                 progress = 1;
             }
             drain_events(w);
-            if (!w->lazy_release)
-                release_closing(w);
+            release_due(w);
         }
     } while (progress);
 }
@@ -585,14 +631,25 @@ static void check_world(world *w)
     sc_actor_get_stats(w->a, &st);
     unsigned live = (unsigned)live_conns(w);
     FZ_CHECK(st.conns == live, "the actor has %u connections, its events announced %u", st.conns, live);
-    unsigned outbound = 0;
-    for (int s = 0; s < MAXC; s++)
-        outbound += w->c[s].used && w->c[s].outbound;
+    unsigned outbound = 0, callees = 0, open_callees = 0, open = 0;
+    for (int s = 0; s < NSLOT; s++) {
+        const hconn *h = &w->c[s];
+        outbound += h->used && h->outbound;
+        callees += h->used && h->callee;
+        open_callees += h->used && h->callee && !h->closing;
+        open += h->used && !h->closing;
+    }
     /* Accepting counts every connection; our registry calls come one at a
      * time, plus the unregister call at shutdown. */
-    FZ_CHECK(live - outbound <= l->max_conns && outbound <= 2,
-             "%u accepted connections (limit %u) and %u outbound", live - outbound, l->max_conns,
-             outbound);
+    FZ_CHECK(live - outbound <= l->max_conns && outbound - callees <= 2,
+             "%u accepted connections (limit %u) and %u outbound to the registry", live - outbound,
+             l->max_conns, outbound - callees);
+    /* A ctx_call's channel lives exactly as long as its task (SVC-29). */
+    FZ_CHECK(open_callees <= st.contexts, "%u ctx_call channels open, %u tasks", open_callees,
+             st.contexts);
+    /* The exit closes everything: no task, channel or child is left. */
+    FZ_CHECK(!w->exited || (st.contexts == 0 && open == 0),
+             "%u contexts and %u connections not closed after the exit", st.contexts, open);
     child_sweep(w);
     unsigned unreaped = unreaped_children(w);
     FZ_CHECK(st.children >= unreaped && st.children <= child_records(w),
@@ -604,7 +661,7 @@ static void check_world(world *w)
     FZ_CHECK(st.buffered_bytes <= (size_t)st.conns * w->bound_per_conn,
              "%zu bytes buffered on %u connections, bound %zu each", st.buffered_bytes, st.conns,
              w->bound_per_conn);
-    for (int s = 0; s < MAXC; s++) {
+    for (int s = 0; s < NSLOT; s++) {
         hconn *h = &w->c[s];
         if (!h->used)
             continue;
@@ -642,6 +699,12 @@ static const bstr type_strs[] = {
     B("XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
 };
 static const bstr hosts[] = { B("127.0.0.1"), B(""), B("h\0x"), B("::1") };
+/* ctx_call hosts: the glue takes up to 63 bytes (SC_EV_CONNECT's host). */
+static const bstr cc_hosts[] = {
+    B("127.0.0.1"), B("::1"), B("callee.example"), B(""), B("h\0x"),
+    B("hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"),
+    B("hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"),
+};
 /* Names given to spawn functions: valid ones that repeat, so that calls meet
  * the same child, and invalid ones. */
 static const bstr child_names[] = {
@@ -773,15 +836,15 @@ static void gen_value(fdp *f, msgpack_packer *pk, int depth)
 
 typedef enum ptype {
     P_ANY, P_STR, P_TYPESTR, P_NUM, P_INT, P_BOOL, P_CID, P_UID, P_SOCKADDR, P_NAME,
-    P_CHILD, P_NS, P_FUNC, P_KWARGS, P_SPECS, P_SIGNAL
+    P_CHILD, P_NS, P_FUNC, P_KWARGS, P_SPECS, P_SIGNAL, P_HOST, P_PORT
 } ptype;
 
 typedef struct fn_spec {
     const char *ns;
     const char *name;
     int nparams;
-    const char *param[4];
-    ptype type[4];
+    const char *param[6];
+    ptype type[6];
 } fn_spec;
 
 static const fn_spec fns[] = {
@@ -820,6 +883,13 @@ static const fn_spec sup_fns[] = {
     { "scwire_service", "spawn_info", 0, { 0 }, { 0 } },
     { "scwire_service", "spawn_stubborn", 1, { "ignore_sigterm" }, { P_BOOL } },
     { "scwire_service", "spawn_crash", 2, { "type_str", "text" }, { P_TYPESTR, P_STR } },
+};
+
+/* scwire_service.ctx_call (SVC-29), called by the CC_CALL op: the callee's
+ * ns and func are passed through, so the supervision pools serve. */
+static const fn_spec cc_fns[] = {
+    { "scwire_service", "ctx_call", 6, { "host", "port", "ns", "func", "kwargs", "idle" },
+      { P_HOST, P_PORT, P_NS, P_FUNC, P_KWARGS, P_NUM } },
 };
 
 static void pack_uid_from(msgpack_packer *pk, uint8_t v)
@@ -925,6 +995,16 @@ static void gen_param(world *w, fdp *f, msgpack_packer *pk, ptype t)
     case P_SIGNAL: {
         static const int64_t sigs[] = { 9, 15, 2, 1, 64, 0, 65, -1 };
         msgpack_pack_int64(pk, sigs[v % N(sigs)]);
+        break;
+    }
+    case P_HOST: pack_b(pk, cc_hosts[v % N(cc_hosts)]); break;
+    case P_PORT: {
+        /* Never the registry's 1616: SC_EV_CONNECT tells them apart by it. */
+        static const int64_t ports[] = { 40200, 1, 65535, 0, 65536, -1, 40201 };
+        if (v % 8 == 7)
+            pack_c(pk, "40200");
+        else
+            msgpack_pack_int64(pk, ports[v % 8]);
         break;
     }
     }
@@ -1254,6 +1334,61 @@ static void queue_out(world *w, int s, fz_out *o)
     fz_out_init(o);
 }
 
+/* A peer (sel byte) sends a cmd of one function of table. */
+static void queue_call(world *w, fdp *f, const fn_spec *table, size_t n_fns)
+{
+    int s = pick(w, fdp_u8(f));
+    fz_out o;
+    fz_out_init(&o);
+    gen_cmd(w, f, &o.pk, table, n_fns);
+    if (s >= 0)
+        queue_out(w, s, &o);
+    fz_out_free(&o);
+}
+
+/* The glue's answer to SC_EV_CONNECT for slot s (-1: none), once. */
+static void answer_connect(world *w, int s, int ok)
+{
+    if (s < 0 || !w->c[s].connecting || w->c[s].closing)
+        return;
+    w->c[s].connecting = 0;
+    if (ok)
+        sc_actor_conn_connected(w->a, w->c[s].id, w->now);
+    else
+        sc_actor_conn_connect_failed(w->a, w->c[s].id, "Connection refused", w->now);
+    drain_events(w);
+}
+
+/* The peer of slot s (-1: none) closes after what it has sent. */
+static void peer_eof(world *w, int s)
+{
+    if (s >= 0 && !w->c[s].closing)
+        w->c[s].eof_pending = 1;
+}
+
+/* The peer of slot s (-1: none) resets the connection. */
+static void peer_reset(world *w, int s)
+{
+    if (s < 0)
+        return;
+    hconn *h = &w->c[s];
+    sc_buf_consume(&h->pending, sc_buf_size(&h->pending));
+    h->eof_pending = 0;
+    if (h->connecting)
+        return; /* a failed connect is OP_CONNECT_FAILED */
+    sc_actor_conn_eof(w->a, h->id, 1, w->now);
+    drain_events(w);
+}
+
+static void advance_by(world *w, double dt)
+{
+    w->now += dt;
+    sc_actor_advance(w->a, w->now);
+    drain_events(w);
+    double next = sc_actor_next_deadline(w->a);
+    FZ_CHECK(next < 0 || next > w->now, "timer at %f still due at %f after advance", next, w->now);
+}
+
 static void child_connect(world *w, int k, uint8_t v)
 {
     hchild *c = &w->ch[k];
@@ -1385,13 +1520,7 @@ static void do_sup_op(world *w, fdp *f, unsigned op)
 {
     TRACE("op %s (t=%.3f)\n", sop_names[op], w->now);
     if (op == SOP_CALL || op == SOP_CALL2) {
-        int s = pick(w, fdp_u8(f));
-        fz_out o;
-        fz_out_init(&o);
-        gen_cmd(w, f, &o.pk, sup_fns, N(sup_fns));
-        if (s >= 0)
-            queue_out(w, s, &o);
-        fz_out_free(&o);
+        queue_call(w, f, sup_fns, N(sup_fns));
         return;
     }
     int k = pick_child(w, fdp_u8(f));
@@ -1430,12 +1559,13 @@ static void do_sup_op(world *w, fdp *f, unsigned op)
     drain_events(w);
 }
 
-/* The end of an input that spawned children: the actor is shut down, every
- * child process ends and every connection is read and closed; the actor
- * must then exit with nothing left (SUP-13). */
-static void finish_children(world *w)
+/* The end of an input that spawned children or made a ctx_call: the actor
+ * is shut down, every child process ends, every connect still pending
+ * fails and every connection is read and closed; the actor must then exit
+ * with nothing left (SUP-13, SVC-29). */
+static void finish_outstanding(world *w)
 {
-    if (w->last_child_id == 0 || w->exited)
+    if ((w->last_child_id == 0 && !w->callees_seen) || w->exited)
         return;
     TRACE("epilogue: shutdown, every child exits\n");
     sc_actor_shutdown(w->a, w->now);
@@ -1452,7 +1582,7 @@ static void finish_children(world *w)
                 sc_actor_child_spawn_failed(w->a, c->id, "gone", w->now);
             drain_events(w);
         }
-        for (int s = 0; s < MAXC; s++) {
+        for (int s = 0; s < NSLOT; s++) {
             hconn *h = &w->c[s];
             if (!h->used || h->closing)
                 continue;
@@ -1474,6 +1604,172 @@ static void finish_children(world *w)
     FZ_CHECK(w->exited, "the actor did not exit after a shutdown in which every child ended");
 }
 
+/* ---- ctx_call operations (op bytes 0xf8 and up): the harness is the callee --- */
+
+enum {
+    COP_CALL = 0,    /* sel, a cmd of cc_fns from that peer */
+    COP_CONNECT = 1, /* callee sel, v (, uid): answer the connect; v & 1 failed, v & 2 the uid too */
+    COP_OPEN = 2,    /* callee sel, value: functype context, then started */
+    COP_REPLY = 3,   /* callee sel, v, ...: one message of the callee */
+    COP_REPLY2 = 4,
+    COP_GARBAGE = 5, /* callee sel, a message of the grammar */
+    COP_END = 6,     /* callee sel, v: EOF, reset, or nil then EOF */
+    COP_IDLE = 7,    /* v: the clock to the next deadline */
+};
+
+static const char *const cop_names[8] = {
+    "CC_CALL", "CC_CONNECT", "CC_OPEN", "CC_REPLY", "CC_REPLY", "CC_GARBAGE", "CC_END", "CC_IDLE",
+};
+
+/* A selector byte names one of the ctx_call channels (those still
+ * connecting only, for the answer to the connect), in slot order. */
+static int pick_callee(const world *w, uint8_t sel, int connecting)
+{
+    int n = 0;
+    for (int s = 0; s < NSLOT; s++)
+        n += w->c[s].used && w->c[s].callee && (!connecting || w->c[s].connecting);
+    if (n == 0)
+        return -1;
+    int k = sel % n;
+    for (int s = 0;; s++)
+        if (w->c[s].used && w->c[s].callee && (!connecting || w->c[s].connecting) && k-- == 0)
+            return s;
+}
+
+/* The callee reads what the actor sent before it answers, so that it knows
+ * the cids of the context (call_cid[0]) and of the cancel (call_cid[2]). */
+static const char *callee_cid(world *w, int s, int which)
+{
+    hconn *h = &w->c[s];
+    if (!h->closing && !h->connecting)
+        flush_output(w, s, SIZE_MAX);
+    return h->call_cid[which][0] ? h->call_cid[which] : h->call_cid[0][0] ? h->call_cid[0] : "c0";
+}
+
+/* One message of the callee on cid, form % 8: functype context, started,
+ * yield, return, stop, ContextCancelled, an error of the grammar, a
+ * functype of another kind. */
+static void pack_callee_msg(fdp *f, msgpack_packer *pk, unsigned form, bstr cid)
+{
+    static const char *const keys[] = { "started", "yield", "return" };
+    static const char *const fts[] = { "asyncfunc", "asyncgen", "bogus" };
+    msgpack_pack_map(pk, 2);
+    pack_c(pk, "cid");
+    pack_b(pk, cid);
+    switch (form % 8) {
+    case 0:
+        pack_c(pk, "functype");
+        pack_c(pk, "context");
+        break;
+    case 1:
+    case 2:
+    case 3:
+        pack_c(pk, keys[form % 8 - 1]);
+        gen_value(f, pk, 2);
+        break;
+    case 4:
+        pack_c(pk, "stop");
+        msgpack_pack_true(pk);
+        break;
+    case 5:
+        pack_c(pk, "error");
+        msgpack_pack_map(pk, 2);
+        pack_c(pk, "tb_str");
+        pack_c(pk, "tractor._exceptions.ContextCancelled: cancelled\n");
+        pack_c(pk, "type_str");
+        pack_c(pk, "ContextCancelled");
+        break;
+    case 6:
+        pack_c(pk, "error");
+        pack_error_map(f, pk, fdp_u8(f));
+        break;
+    case 7:
+        pack_c(pk, "functype");
+        pack_c(pk, fts[fdp_u8(f) % N(fts)]);
+        break;
+    }
+}
+
+static void do_cc_op(world *w, fdp *f, unsigned op)
+{
+    TRACE("op %s (t=%.3f)\n", cop_names[op], w->now);
+    if (op == COP_CALL) {
+        queue_call(w, f, cc_fns, N(cc_fns));
+        return;
+    }
+    if (op == COP_IDLE) {
+        /* Timers of ctx_call may be far away (idle up to 1e300): jump to
+         * the next one, at most an hour on, then v & 0x7f ms past it, or
+         * with bit 7 one ms before it. */
+        uint8_t v = fdp_u8(f);
+        double next = sc_actor_next_deadline(w->a);
+        if (next < 0)
+            return;
+        double dt = next - w->now < 3600 ? next - w->now : 3600;
+        dt += (v & 0x80) ? -0.001 : (v & 0x7f) * 0.001;
+        if (dt > 0)
+            advance_by(w, dt);
+        return;
+    }
+    uint8_t sel = fdp_u8(f);
+    uint8_t v = op == COP_GARBAGE || op == COP_OPEN ? 0 : fdp_u8(f);
+    int s = pick_callee(w, sel, op == COP_CONNECT);
+    fz_out o;
+    fz_out_init(&o);
+    switch (op) {
+    case COP_CONNECT: {
+        int hello = !(v & 1) && (v & 2);
+        if (hello)
+            gen_handshake(f, &o.pk);
+        answer_connect(w, s, !(v & 1));
+        if (hello && s >= 0)
+            queue_out(w, s, &o);
+        break;
+    }
+    case COP_OPEN: {
+        bstr cid = { NULL, 0 };
+        if (s >= 0)
+            cid.p = callee_cid(w, s, 0), cid.n = strlen(cid.p);
+        for (unsigned form = 0; form < 2; form++) {
+            pack_callee_msg(f, &o.pk, form, cid);
+            if (s >= 0)
+                queue_out(w, s, &o);
+        }
+        break;
+    }
+    case COP_REPLY:
+    case COP_REPLY2: {
+        /* (v / 8) % 4: the context's cid (0, 1), the cancel's (2), one of
+         * the grammar's (3). */
+        unsigned target = (v / 8) % 4;
+        bstr cid = target == 3 ? pick_cid(w, fdp_u8(f)) : (bstr){ NULL, 0 };
+        if (s >= 0 && target < 3)
+            cid.p = callee_cid(w, s, target == 2 ? 2 : 0), cid.n = strlen(cid.p);
+        pack_callee_msg(f, &o.pk, v, cid);
+        if (s >= 0)
+            queue_out(w, s, &o);
+        break;
+    }
+    case COP_GARBAGE:
+        gen_message(w, f, &o.pk);
+        if (s >= 0)
+            queue_out(w, s, &o);
+        break;
+    case COP_END:
+        if (v % 3 == 1) {
+            peer_reset(w, s);
+            break;
+        }
+        if (v % 3 == 2 && s >= 0) {
+            msgpack_pack_nil(&o.pk); /* the callee's end of the channel (CAN-4) */
+            queue_out(w, s, &o);
+        }
+        peer_eof(w, s);
+        break;
+    }
+    fz_out_free(&o);
+}
+
 static const char *const op_names[16] = {
     "ACCEPT", "HANDSHAKE", "MSG", "MSG", "MSG", "RAW", "CHOP", "EOF", "RESET", "DRAIN", "DRAIN",
     "ADVANCE", "SHUTDOWN", "CONNECTED", "CONNECT_FAILED", "MSG_BATCH",
@@ -1482,6 +1778,10 @@ static const char *const op_names[16] = {
 static void do_op(world *w, fdp *f)
 {
     uint8_t b = fdp_u8(f);
+    if (b >= 0xf8) {
+        do_cc_op(w, f, b & 7);
+        return;
+    }
     if (b >= 0xf0) {
         do_sup_op(w, f, b & 7);
         return;
@@ -1535,25 +1835,12 @@ static void do_op(world *w, fdp *f)
             w->c[s].chop = n;
         break;
     }
-    case OP_EOF: {
-        int s = pick(w, fdp_u8(f));
-        if (s >= 0 && !w->c[s].closing)
-            w->c[s].eof_pending = 1;
+    case OP_EOF:
+        peer_eof(w, pick(w, fdp_u8(f)));
         break;
-    }
-    case OP_RESET: {
-        int s = pick(w, fdp_u8(f));
-        if (s < 0)
-            break;
-        hconn *h = &w->c[s];
-        sc_buf_consume(&h->pending, sc_buf_size(&h->pending));
-        h->eof_pending = 0;
-        if (h->connecting)
-            break; /* a failed connect is OP_CONNECT_FAILED */
-        sc_actor_conn_eof(w->a, h->id, 1, w->now);
-        drain_events(w);
+    case OP_RESET:
+        peer_reset(w, pick(w, fdp_u8(f)));
         break;
-    }
     case OP_DRAIN:
     case OP_DRAIN2: {
         int s = pick(w, fdp_u8(f));
@@ -1568,12 +1855,7 @@ static void do_op(world *w, fdp *f)
     }
     case OP_ADVANCE: {
         uint16_t d = fdp_u16(f);
-        double dt = (d & 0x8000) ? (d & 0x7fff) * 0.01 : d * 0.001;
-        w->now += dt;
-        sc_actor_advance(w->a, w->now);
-        drain_events(w);
-        double next = sc_actor_next_deadline(w->a);
-        FZ_CHECK(next < 0 || next > w->now, "timer at %f still due at %f after advance", next, w->now);
+        advance_by(w, (d & 0x8000) ? (d & 0x7fff) * 0.01 : d * 0.001);
         break;
     }
     case OP_SHUTDOWN:
@@ -1581,18 +1863,9 @@ static void do_op(world *w, fdp *f)
         drain_events(w);
         break;
     case OP_CONNECTED:
-    case OP_CONNECT_FAILED: {
-        int s = pick(w, fdp_u8(f));
-        if (s < 0 || !w->c[s].connecting || w->c[s].closing)
-            break;
-        w->c[s].connecting = 0;
-        if (op == OP_CONNECTED)
-            sc_actor_conn_connected(w->a, w->c[s].id, w->now);
-        else
-            sc_actor_conn_connect_failed(w->a, w->c[s].id, "Connection refused", w->now);
-        drain_events(w);
+    case OP_CONNECT_FAILED:
+        answer_connect(w, pick(w, fdp_u8(f)), op == OP_CONNECTED);
         break;
-    }
     }
 }
 
@@ -1647,15 +1920,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (fdp_left(&f) > 0 && !w.exited) {
         do_op(&w, &f);
         pump(&w);
-        if (!w.lazy_release)
-            release_closing(&w);
+        release_due(&w);
         check_world(&w);
     }
 
-    finish_children(&w);
+    finish_outstanding(&w);
     /* The end: what is in every output buffer must be whole messages. */
     release_closing(&w);
-    for (int s = 0; s < MAXC; s++) {
+    for (int s = 0; s < NSLOT; s++) {
         hconn *h = &w.c[s];
         if (!h->used)
             continue;
@@ -1667,7 +1939,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  sc_reader_errstr(h->rd));
     }
     sc_actor_free(w.a);
-    for (int s = 0; s < MAXC; s++)
+    for (int s = 0; s < NSLOT; s++)
         if (w.c[s].used)
             conn_forget(&w.c[s]);
     return 0;

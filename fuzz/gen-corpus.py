@@ -252,6 +252,14 @@ SOP_CALL, SOP_STARTED, SOP_START_FAILED, SOP_CONNECT, SOP_REPLY, SOP_EXIT = 0, 2
 RUN, INFO, CANCEL = 0, 1, 2
 FT, RETURN, FT_RETURN, ERROR, ACTOR_ERROR, NIL = 0, 1, 2, 3, 6, 7
 
+# ctx_call ops: 0xf8 + one of these (fuzz_actor.c, do_cc_op); the harness plays the callee.
+COP_CALL, COP_CONNECT, COP_OPEN, COP_REPLY, COP_GARBAGE, COP_END, COP_IDLE = 0, 1, 2, 3, 5, 6, 7
+# CC_REPLY: what the callee sends, and on which cid (the context's, or the actor's cancel call's).
+CC_FT, CC_STARTED, CC_YIELD, CC_RETURN, CC_STOP, CC_CANCELLED, CC_ERROR, CC_FT_OTHER = range(8)
+ON_CTX, ON_CANCEL = 0, 2
+# CC_END
+END_EOF, END_RESET, END_NIL = 0, 1, 2
+
 F_LENPREFIX, F_REGISTRY_ROLE, F_REGISTRY_CLIENT, F_LAZY, F_MAXCONNS3, F_LOG = 1, 2, 4, 8, 0x40, 0x80
 
 
@@ -338,6 +346,31 @@ class Ops:
     def child_exit(self, child, status=0):
         """status: 0 exit 0, 1 | code << 2 exit code, 2 SIGKILL, 3 SIGTERM."""
         return self.sup(SOP_EXIT, child, status)
+
+    def cc(self, op, *operands):
+        self.b += bytes([0xF8 + op]) + bytes(operands)
+        return self
+
+    def cc_connect(self, callee=0, ok=True, uid=None):
+        """Answer the ctx_call's connect; with uid (a byte of the handshake
+        grammar) the callee sends its uid at once."""
+        if not ok:
+            return self.cc(COP_CONNECT, callee, 1)
+        return self.cc(COP_CONNECT, callee, 0) if uid is None else self.cc(COP_CONNECT, callee, 2, uid)
+
+    def cc_open(self, callee=0, *value):
+        """functype context, then started with a value of the grammar."""
+        return self.cc(COP_OPEN, callee, *value)
+
+    def cc_reply(self, callee, form, on=ON_CTX, *operands):
+        return self.cc(COP_REPLY, callee, form + 8 * on, *operands)
+
+    def cc_end(self, callee=0, how=END_EOF):
+        return self.cc(COP_END, callee, how)
+
+    def cc_idle(self, past_ms=1):
+        """The clock to the actor's next deadline, and past_ms beyond it."""
+        return self.cc(COP_IDLE, past_ms)
 
     def bytes(self):
         return bytes(self.b)
@@ -625,6 +658,64 @@ def scenarios(codec):
     o = Ops(actor_flags(codec, 0, extra=F_REGISTRY_CLIENT)).connect_failed(0).advance(10).shutdown()
     out.append(o.advance(1).bytes())
     out.extend(supervision(new))
+    out.extend(ctx_calls(new))
+    return out
+
+
+def ctx_calls(new):
+    """Seeds for the ctx_call ops (SVC-29): the caller is slot 0, the callee's
+    channel the lowest free slot; values are bytes of fuzz_actor's grammar."""
+    out = []
+    callee_uid = 18              # ["client", "4b1d0a2e-..."] of the handshake grammar
+    started = (9, 0)             # the word "cmd"
+    nil = (0,)
+
+    def call(o, idle=600, cid="k1", **kw):
+        args = {"host": "127.0.0.1", "port": 40200, "ns": "peer", "func": "work", "kwargs": {"x": 1},
+                "idle": idle}
+        args.update(kw)
+        return o.send(0, svc("ctx_call", args, cid)).drain(0)
+
+    # The callee returns before idle ends: [started, "returned", 7].
+    o = call(new()).cc_connect(0, uid=callee_uid).cc_open(0, *started)
+    out.append(o.cc_reply(0, CC_YIELD, ON_CTX, 3, 1).cc_reply(0, CC_RETURN, ON_CTX, 3, 7).drain(0).bytes())
+
+    # The callee fails the context after started (KeyError): RemoteActorError.
+    o = call(new()).cc_connect(0, uid=callee_uid).cc_open(0, *started)
+    out.append(o.cc_reply(0, CC_ERROR, ON_CTX, 0, 1, 4, 0x4b, 0x65, 0x79, 0x21).drain(0).bytes())
+
+    # idle ends: the actor cancels with _cancel_task, the callee answers it
+    # and the context ends with ContextCancelled: [started, "cancelled", nil].
+    o = call(new(), idle=0.2).cc_connect(0, uid=callee_uid).cc_open(0, *started).cc_idle()
+    o.cc_reply(0, CC_FT_OTHER, ON_CANCEL, 0).cc_reply(0, CC_CANCELLED, ON_CTX)
+    out.append(o.cc_reply(0, CC_RETURN, ON_CANCEL, *nil).drain(0).bytes())
+
+    # ... and a callee that refuses the cancel (an error on its cid) and
+    # never ends the context (TimeoutError).
+    o = call(new(profile=0), idle=0.2).cc_connect(0, uid=callee_uid).cc_open(0, *started).cc_idle()
+    out.append(o.cc_reply(0, CC_ERROR, ON_CANCEL, 0, 0, 0).cc_idle().drain(0).bytes())
+
+    # The connect fails; then one that never connects; then a callee that
+    # hangs up before started, and one that resets after it.
+    o = call(new()).cc_connect(0, ok=False).drain(0)
+    o = call(o, cid="k2").cc_idle().drain(0)
+    o = call(o, cid="k3").cc_connect(0, uid=callee_uid).cc_reply(0, CC_FT).cc_end(0, END_NIL).drain(0)
+    o = call(o, cid="k4").cc_connect(0, uid=callee_uid).cc_open(0, *started).cc_end(0, END_RESET)
+    out.append(o.drain(0).bytes())
+
+    # Out of sequence: started first, a functype of another kind, a
+    # ContextCancelled before any cancel; then bad arguments, and a caller
+    # that goes away with a call in flight.
+    o = new()
+    for i, form in enumerate((CC_STARTED, CC_FT_OTHER, CC_CANCELLED)):
+        call(o, cid="m%d" % i).cc_connect(0, uid=callee_uid).cc_reply(0, CC_FT)
+        o.cc_reply(0, form, ON_CTX, *nil).drain(0)
+    call(o, cid="m3").cc_connect(0, uid=callee_uid).cc_reply(0, CC_FT_OTHER, ON_CTX, 1).drain(0)
+    for i, bad in enumerate(({"idle": -1}, {"port": 0}, {"host": ""}, {"kwargs": [1]}, {"kwargs": {1: 2}},
+                             {"host": "h" * 64}, {"idle": "x"})):
+        call(o, cid="b%d" % i, **bad)
+    call(o, cid="g1").cc_connect(0, uid=callee_uid).cc(COP_GARBAGE, 0, 8)
+    out.append(o.cc_open(0, *started).eof(0).cc_idle().bytes())
     return out
 
 
