@@ -4,31 +4,11 @@ for them: the harness plays the callee of scwire_service.ctx_call (SVC-29)
 on the channel the actor opens, and supervision ops keep 0xf0-0xf7.  Runs the
 built target ($FUZZ_ACTOR, default build/fuzz/fuzz_actor) with
 FUZZ_ACTOR_TRACE=1."""
-import importlib.util
-import os
-import subprocess
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("FUZZ_ACTOR", os.path.join(ROOT, "build", "fuzz", "fuzz_actor"))
+from actor_trace import gen, trace, needs_fuzz_actor
 
-_spec = importlib.util.spec_from_file_location("gen_corpus", os.path.join(ROOT, "fuzz", "gen-corpus.py"))
-gen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen)
-
-pytestmark = pytest.mark.skipif(not os.access(BIN, os.X_OK),
-                                reason=f"{BIN} is not built (fuzz/build.sh, or make fuzz-smoke)")
-
-
-def trace(tmp_path, data):
-    path = tmp_path / "input"
-    path.write_bytes(data)
-    run = subprocess.run([BIN, str(path)], env=dict(os.environ, FUZZ_ACTOR_TRACE="1"),
-                         capture_output=True, timeout=60)
-    text = run.stderr.decode("utf-8", "replace")
-    assert run.returncode == 0, text[-3000:]
-    return text
+pytestmark = needs_fuzz_actor
 
 
 def new(codec=0):
