@@ -174,8 +174,8 @@ SOAK_SECONDS ?= 300
 .PHONY: soak soak-run soak-smoke
 $(SOAK_DIR):
 	@mkdir -p $@
-$(SOAK): $(SOAK_SRCS) tools/soak/soak.h tools/bench/bench.h $(LIB) | $(SOAK_DIR)
-	$(CC) $(ALL_CFLAGS) -Itools/bench $(LDFLAGS) -o $@ $(SOAK_SRCS) $(LIB) -lev $(MSGPACK_LIBS) -lm
+$(SOAK): $(SOAK_SRCS) tools/soak/soak.h tools/bench/bench.h $(BUILD)/glue/cli.o $(LIB) | $(SOAK_DIR)
+	$(CC) $(ALL_CFLAGS) -Itools/bench $(LDFLAGS) -o $@ $(SOAK_SRCS) $(BUILD)/glue/cli.o $(LIB) -lev $(MSGPACK_LIBS) -lm
 tools-test: $(SOAK)
 soak-smoke: $(DAEMON) $(SOAK)
 	$(PYTHON) tools/soak/run-soak --seconds 5 --conns 200 --warmup 1

@@ -2,6 +2,7 @@
 /* cli.c - command-line helpers shared by the project's programs (cli.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,19 @@ _Noreturn void cli_fatal(const char *fmt, ...)
     vreport(fmt, ap, "\n");
     va_end(ap);
     exit(1);
+}
+
+_Noreturn void cli_bad_option(int opt, int first_long_id, char *const argv[])
+{
+    if (opt == ':')
+        cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    /* getopt_long leaves the option's id in optopt when a value was given
+     * to a flag that takes none. */
+    if (optopt >= first_long_id)
+        cli_usage_error("option '%s' takes no value", argv[optind - 1]);
+    if (optopt > 0)
+        cli_usage_error("unknown option '-%c'", optopt);
+    cli_usage_error("unknown option '%s'", argv[optind - 1]);
 }
 
 unsigned long long cli_parse_count(const char *opt, const char *s, unsigned long long min,

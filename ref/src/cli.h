@@ -12,6 +12,12 @@ extern const char *cli_prog;
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The usage error for what getopt_long (with opterr 0 and a leading ':' in
+ * its optstring) returned as opt instead of a known option: a missing value,
+ * a value given to a flag that takes none (flag ids start at first_long_id),
+ * or an unknown option. */
+_Noreturn void cli_bad_option(int opt, int first_long_id, char *const argv[]);
+
 /* A decimal whole number in [min, max], or a usage error naming opt. */
 unsigned long long cli_parse_count(const char *opt, const char *s, unsigned long long min,
                                    unsigned long long max);

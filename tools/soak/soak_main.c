@@ -10,6 +10,7 @@
  * healthy connection ended as expected (finished, or with --expect-shutdown
  * ended by the IUT's shutdown), 1 otherwise, 2 for a bad command line. */
 #include "soak.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -56,25 +57,13 @@ static void usage(FILE *f)
           f);
 }
 
-static void soak_exit_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void soak_exit_usage(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("scwire-soak: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (see --help)\n", stderr);
-    exit(2);
-}
-
 static double num_arg(const char *name, const char *v, double lo, double hi)
 {
     char *end;
     errno = 0;
     double d = strtod(v, &end);
     if (errno || end == v || *end || !(d >= lo && d <= hi))
-        soak_exit_usage("%s wants a number from %g to %g, not '%s'", name, lo, hi, v);
+        cli_usage_error("%s wants a number from %g to %g, not '%s'", name, lo, hi, v);
     return d;
 }
 
@@ -104,12 +93,12 @@ static void parse_args(int argc, char **argv, soak_opts *o)
     o->chaos_hold = 12;
     sc_err err;
     opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1;) {
         switch (c) {
         case O_ADDR: o->addr = optarg; break;
         case O_CODEC:
             if (sc_codec_parse(optarg, &o->codec) != SC_OK)
-                soak_exit_usage("--codec is msgpack or lenprefix, not '%s'", optarg);
+                cli_usage_error("--codec is msgpack or lenprefix, not '%s'", optarg);
             break;
         case O_CONNS: o->conns = (unsigned)num_arg("--conns", optarg, 1, 1000000); break;
         case O_SECONDS: o->seconds = num_arg("--seconds", optarg, 0.1, 86400); break;
@@ -124,19 +113,19 @@ static void parse_args(int argc, char **argv, soak_opts *o)
         case O_SHUTDOWN: o->expect_shutdown = 1; break;
         case O_CHAOS:
             if (soak_chaos_parse(optarg, o->chaos_rate, &err) != SC_OK)
-                soak_exit_usage("%s", err.msg);
+                cli_usage_error("%s", err.msg);
             break;
         case O_CHAOS_MAX: o->chaos_max = (unsigned)num_arg("--chaos-max", optarg, 1, 100000); break;
         case O_CHAOS_HOLD: o->chaos_hold = num_arg("--chaos-hold", optarg, 0.1, 3600); break;
         case O_HELP: usage(stdout); exit(0);
         default:
-            soak_exit_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+            cli_bad_option(c, O_ADDR, argv);
         }
     }
     if (optind < argc)
-        soak_exit_usage("unexpected argument '%s'", argv[optind]);
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!o->addr)
-        soak_exit_usage("--addr HOST:PORT is required");
+        cli_usage_error("--addr HOST:PORT is required");
 }
 
 static int resolve(const char *addr, struct sockaddr_in *sa, sc_err *err)
@@ -333,9 +322,10 @@ int main(int argc, char **argv)
     static soak S;
     static char uuid[37];
     sc_err err;
+    cli_prog = "scwire-soak";
     parse_args(argc, argv, &S.o);
     if (resolve(S.o.addr, &S.sa, &err) != SC_OK)
-        soak_exit_usage("%s", err.msg);
+        cli_usage_error("%s", err.msg);
     if (raise_fd_limit(&S.o, &err) != SC_OK) {
         fprintf(stderr, "scwire-soak: %s\n", err.msg);
         return 2;

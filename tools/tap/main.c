@@ -125,16 +125,8 @@ int main(int argc, char **argv)
         case OPT_VERSION:
             puts(VERSION_LINE);
             return 0;
-        case ':':
-            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            /* getopt_long leaves the option's id in optopt when a value
-             * was given to a flag that takes none. */
-            if (optopt >= OPT_LISTEN)
-                cli_usage_error("option '%s' takes no value", argv[optind - 1]);
-            if (optopt > 0)
-                cli_usage_error("unknown option '-%c'", optopt);
-            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+            cli_bad_option(opt, OPT_LISTEN, argv);
         }
     }
     if (optind < argc)

@@ -209,7 +209,9 @@ def test_shutdown_ends_every_connection_with_a_cancel(ref):
     (("--addr", "127.0.0.1:1", "--chaos", "drop"), "is not KIND=RATE"),
     (("--addr", "localhost:1"), "not an IPv4 address"),
     (("--addr", "127.0.0.1:1", "extra"), "unexpected argument 'extra'"),
-    (("--addr", "127.0.0.1:1", "--bogus"), "unknown or incomplete option '--bogus'"),
+    (("--addr", "127.0.0.1:1", "--bogus"), "unknown option '--bogus'"),
+    (("--addr", "127.0.0.1:1", "--conns"), "option '--conns' needs a value"),
+    (("--addr", "127.0.0.1:1", "--help=x"), "option '--help=x' takes no value"),
 ])
 def test_usage_errors_exit_2(args, words):
     r, _ = soak(*args)
