@@ -12,6 +12,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "actortest.h"
 #include "msg.h"
 #include "simpeer.h"
 #include "suites.h"
@@ -19,7 +20,7 @@
 #define ANAME "scwire-ref"
 #define AU SP_ACTOR_UUID
 #define AREPR "('" ANAME "', '" AU "')"
-#define U1 "11111111-1111-4111-8111-111111111111"
+#define U1 AT_PEER_UUID
 #define U2 "22222222-2222-4222-8222-222222222222"
 #define RU "99999999-9999-4999-8999-999999999999"
 #define PREPR "('peer', '" U1 "')"
@@ -31,33 +32,6 @@ static sc_actor_config config(void)
     sc_actor_config c;
     sc_actor_config_default(&c);
     return c;
-}
-
-static void start(simpeer *p, const sc_actor_config *cfg)
-{
-    CU_ASSERT_FATAL(sp_init(p, cfg) == SC_OK);
-}
-
-static void finish(simpeer *p)
-{
-    CU_ASSERT(sp_free(p) == 0);
-}
-
-static int peer(simpeer *p)
-{
-    int h = sp_handshake(p, "peer", U1);
-    CU_ASSERT_FATAL(h >= 0);
-    return h;
-}
-
-static int ft(simpeer *p, int h, const char *cid, const char *kind)
-{
-    return sp_expect(p, h, "{'functype': '%s', 'cid': '%s'}", kind, cid);
-}
-
-static int ret(simpeer *p, int h, const char *cid, const char *value)
-{
-    return sp_expect(p, h, "{'return': %s, 'cid': '%s'}", value, cid);
 }
 
 static int started(simpeer *p, int h, const char *cid, const char *value)
@@ -79,7 +53,7 @@ static int stopped(simpeer *p, int h, const char *cid)
 static int echo_ok(simpeer *p, int h, const char *cid)
 {
     sp_cmd(p, h, cid, "scwire_service", "echo", "{'value': [1, 'x']}");
-    return ft(p, h, cid, "asyncfunc") && ret(p, h, cid, "[1, 'x']") && sp_unread(p, h) == 0;
+    return at_functype(p, h, cid, "asyncfunc") && at_return(p, h, cid, "[1, 'x']") && sp_unread(p, h) == 0;
 }
 
 /* n yields i0, i0+1, ... for cid, arriving in one segment. */
@@ -127,7 +101,7 @@ static char *repeat(char c, size_t n)
 static void test_hs_uid_first(void)
 {
     simpeer p;
-    start(&p, NULL);
+    at_start(&p, NULL);
     int a = sp_accept(&p), b = sp_accept(&p);
     CU_ASSERT(a >= 0 && b >= 0);
     CU_ASSERT(sp_unread(&p, a) == 1 && sp_unread(&p, b) == 1);
@@ -139,7 +113,7 @@ static void test_hs_uid_first(void)
     sp_send_uid(&p, a, "peer", U1);
     CU_ASSERT(sp_unread(&p, a) == 0 && !sp_closed(&p, a));
     CU_ASSERT(echo_ok(&p, a, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* HS-5: any array of two or more str is a uid; more items are ignored and
@@ -148,16 +122,16 @@ static void test_hs_lenient_uid(void)
 {
     static const char *const uids[] = { "['peer', 'u', 3, nil]", "['', '']", "['p', 'not-a-uuid']" };
     simpeer p;
-    start(&p, NULL);
+    at_start(&p, NULL);
     for (size_t i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
         int h = sp_accept(&p);
         sp_next(&p, h);
         sp_send(&p, h, "%s", uids[i]);
         CU_ASSERT(!sp_closed(&p, h));
         sp_send(&p, h, "{'cmd': ['scwire_service', 'echo', {'value': 1}, ['x', 'y'], 'c1']}");
-        CU_ASSERT(ft(&p, h, "c1", "asyncfunc") && ret(&p, h, "c1", "1"));
+        CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc") && at_return(&p, h, "c1", "1"));
     }
-    finish(&p);
+    at_finish(&p);
 }
 
 /* HS-6, SEC-8 rows 13-15: a first message that is not a uid closes that
@@ -167,8 +141,8 @@ static void test_hs_invalid(void)
     static const char *const bad[] = { "42", "nil", "[]", "['x']", "{}", "'ab'", "[5, 'u']",
                                        "['a', 5]", "true", "{'cmd': 1}", "b'ab'" };
     simpeer p;
-    start(&p, NULL);
-    int good = peer(&p);
+    at_start(&p, NULL);
+    int good = at_peer(&p);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int h = sp_accept(&p);
         sp_next(&p, h);
@@ -178,7 +152,7 @@ static void test_hs_invalid(void)
     }
     CU_ASSERT(p.exited == 0 && sp_stats(&p).conns == 1);
     CU_ASSERT(echo_ok(&p, good, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* HS-8, SEC-8 row 16: connect and close (or reset) before any byte is
@@ -186,8 +160,8 @@ static void test_hs_invalid(void)
 static void test_hs_connect_drop(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int good = peer(&p);
+    at_start(&p, NULL);
+    int good = at_peer(&p);
     for (int i = 0; i < 200; i++) {
         int h = sp_accept(&p);
         CU_ASSERT_FATAL(h >= 0);
@@ -198,14 +172,14 @@ static void test_hs_connect_drop(void)
     sc_actor_stats st = sp_stats(&p);
     CU_ASSERT(st.conns == 1 && st.contexts == 0);
     CU_ASSERT(echo_ok(&p, good, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* HS-8, FRAME-13: a connection that ends inside the uid is closed. */
 static void test_hs_eof_inside_uid(void)
 {
     simpeer p;
-    start(&p, NULL);
+    at_start(&p, NULL);
     int h = sp_accept(&p);
     sp_next(&p, h);
     send_hex(&p, h, "92 a4 70 65");
@@ -213,7 +187,7 @@ static void test_hs_eof_inside_uid(void)
     sp_eof(&p, h, 0);
     CU_ASSERT(sp_closed(&p, h) && sp_unread(&p, h) == 0);
     CU_ASSERT(sp_stats(&p).conns == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* HS-9, LIM-9: no uid (or half of one) within the handshake timeout closes
@@ -223,7 +197,7 @@ static void test_hs_timeout(void)
     sc_actor_config cfg = config();
     cfg.limits.handshake_timeout = 10.0;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     double t0 = p.now;
     int silent = sp_accept(&p);
     int half = sp_accept(&p);
@@ -243,14 +217,14 @@ static void test_hs_timeout(void)
     CU_ASSERT(sc_actor_next_deadline(p.actor) < 0);
     sp_next(&p, slow);
     CU_ASSERT(echo_ok(&p, slow, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* HS-7, FRAME-8: the uid and the first commands in one segment. */
 static void test_hs_uid_with_commands(void)
 {
     simpeer p;
-    start(&p, NULL);
+    at_start(&p, NULL);
     int h = sp_accept(&p);
     sp_bytes b = { 0 };
     sp_framef(&b, SC_CODEC_MSGPACK, "['peer', '%s']", U1);
@@ -261,9 +235,9 @@ static void test_hs_uid_with_commands(void)
     sp_feed(&p, h, b.data, b.len);
     sp_bytes_free(&b);
     CU_ASSERT(sp_expect(&p, h, "['" ANAME "', '" AU "']"));
-    CU_ASSERT(ft(&p, h, "c1", "asyncfunc") && ret(&p, h, "c1", "7"));
-    CU_ASSERT(ft(&p, h, "c2", "asyncgen") && yielded(&p, h, "c2", "0") && stopped(&p, h, "c2"));
-    finish(&p);
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc") && at_return(&p, h, "c1", "7"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncgen") && yielded(&p, h, "c2", "0") && stopped(&p, h, "c2"));
+    at_finish(&p);
 }
 
 /* HS-10, CID-4, CID-10: channels with the same peer uid are served
@@ -272,17 +246,17 @@ static void test_hs_uid_with_commands(void)
 static void test_hs_same_uid(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int a = peer(&p), b = peer(&p);
+    at_start(&p, NULL);
+    int a = at_peer(&p), b = at_peer(&p);
     CU_ASSERT(echo_ok(&p, a, "e1") && echo_ok(&p, b, "e2"));
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_echo", "{'first': nil}");
-    CU_ASSERT(ft(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
     sp_cmd(&p, b, "c1", "scwire_service", "echo", "{'value': 1}");
     CU_ASSERT(sp_expect_error(&p, b, "c1", "MessagingError", "already in use") != NULL);
     sp_send(&p, b, "{'yield': 'via b', 'cid': 'c1'}");
     CU_ASSERT(yielded(&p, a, "c1", "'via b'"));
     sp_send(&p, b, "{'stop': true, 'cid': 'c1'}");
-    CU_ASSERT(stopped(&p, a, "c1") && ret(&p, a, "c1", "1"));
+    CU_ASSERT(stopped(&p, a, "c1") && at_return(&p, a, "c1", "1"));
     CU_ASSERT(sp_unread(&p, a) == 0 && sp_unread(&p, b) == 0);
     /* A different uid does not see them. */
     int c = sp_handshake(&p, "other", U2);
@@ -292,7 +266,7 @@ static void test_hs_same_uid(void)
     sp_send(&p, c, "{'yield': 1, 'cid': 'c2'}");
     CU_ASSERT(sp_unread(&p, a) == 0 && sp_unread(&p, c) == 0);
     CU_ASSERT(echo_ok(&p, c, "c2"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- malformed messages ---------------------------------------------------------------- */
@@ -322,14 +296,14 @@ static void test_malformed_closes(void)
         "{'error': {'tb_str': 't'}}",
     };
     simpeer p;
-    start(&p, NULL);
-    int x = peer(&p);
+    at_start(&p, NULL);
+    int x = at_peer(&p);
     sp_cmd(&p, x, "x1", "scwire_service", "ctx_echo", "{'first': 0}");
-    CU_ASSERT(ft(&p, x, "x1", "context") && started(&p, x, "x1", "0"));
+    CU_ASSERT(at_functype(&p, x, "x1", "context") && started(&p, x, "x1", "0"));
     unsigned long dropped = sp_stats(&p).dropped;
     size_t n = sizeof(bad) / sizeof(bad[0]);
     for (size_t i = 0; i < n; i++) {
-        int h = peer(&p);
+        int h = at_peer(&p);
         sp_send(&p, h, "%s", bad[i]);
         if (!sp_closed(&p, h))
             fprintf(stderr, "not closed by %s\n", bad[i]);
@@ -345,7 +319,7 @@ static void test_malformed_closes(void)
     CU_ASSERT(stopped(&p, x, "x1"));
     CU_ASSERT(sp_expect(&p, x, "{'return': %d, 'cid': 'x1'}", (int)n));
     CU_ASSERT(sp_stats(&p).conns == 1 && !p.exited);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SEC-4, SEC-8 row 23: a cmd with a usable cid but a bad field is answered
@@ -366,8 +340,8 @@ static void test_cmd_bad_fields(void)
         { "['self', '_cancel_task', nil, ['p', 'u'], 'm8']", "field 2 (kwargs)" },
     };
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char cid[4];
         snprintf(cid, sizeof(cid), "m%d", (int)i + 1);
@@ -377,7 +351,7 @@ static void test_cmd_bad_fields(void)
     }
     CU_ASSERT(sp_stats(&p).contexts == 0);
     CU_ASSERT(echo_ok(&p, h, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* CID-1, CID-5, CID-6, SEC-5, SEC-8 rows 1-4: routed messages for no live
@@ -407,10 +381,10 @@ static void test_unroutable_dropped(void)
         "{'cid': 'x1', 'functype': 'bogus'}",
     };
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "x1", "scwire_service", "ctx_echo", "{'first': nil}");
-    CU_ASSERT(ft(&p, h, "x1", "context") && started(&p, h, "x1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "x1", "context") && started(&p, h, "x1", "nil"));
     unsigned long dropped = sp_stats(&p).dropped;
     size_t n = sizeof(drop) / sizeof(drop[0]);
     for (size_t i = 0; i < n; i++) {
@@ -427,8 +401,8 @@ static void test_unroutable_dropped(void)
     CU_ASSERT(yielded(&p, h, "x1", "7"));
     /* A falsy cid beside a cmd: the cmd is a command. */
     sp_send(&p, h, "{'cid': 0, 'cmd': ['scwire_service', 'echo', {'value': 2}, ['p', 'u'], 'k4']}");
-    CU_ASSERT(ft(&p, h, "k4", "asyncfunc") && ret(&p, h, "k4", "2"));
-    finish(&p);
+    CU_ASSERT(at_functype(&p, h, "k4", "asyncfunc") && at_return(&p, h, "k4", "2"));
+    at_finish(&p);
 }
 
 /* CID-1 step 5, SEC-8 row 20: an actor-level error from a peer that is not
@@ -436,12 +410,12 @@ static void test_unroutable_dropped(void)
 static void test_actor_level_error(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_send(&p, h, "{'error': {'tb_str': 'boom', 'type_str': 'ValueError'}}");
     CU_ASSERT(!sp_closed(&p, h) && sp_unread(&p, h) == 0);
     CU_ASSERT(echo_ok(&p, h, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- channel end -------------------------------------------------------------------------- */
@@ -451,14 +425,14 @@ static void test_actor_level_error(void)
 static void test_nil_terminates(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int a = peer(&p), b = peer(&p);
+    at_start(&p, NULL);
+    int a = at_peer(&p), b = at_peer(&p);
     sp_cmd(&p, a, "c1", "scwire_service", "sleep_forever", "{}");
     sp_cmd(&p, a, "c2", "scwire_service", "ctx_no_stream", "{'value': 1}");
     sp_cmd(&p, b, "d1", "scwire_service", "ctx_echo", "{'first': 1}");
-    CU_ASSERT(ft(&p, a, "c1", "asyncfunc") && ft(&p, a, "c2", "context") &&
+    CU_ASSERT(at_functype(&p, a, "c1", "asyncfunc") && at_functype(&p, a, "c2", "context") &&
               started(&p, a, "c2", "1"));
-    CU_ASSERT(ft(&p, b, "d1", "context") && started(&p, b, "d1", "1"));
+    CU_ASSERT(at_functype(&p, b, "d1", "context") && started(&p, b, "d1", "1"));
     CU_ASSERT(sp_stats(&p).contexts == 3);
     sp_send(&p, a, "nil");
     CU_ASSERT(sp_expect(&p, a, "nil"));
@@ -466,7 +440,7 @@ static void test_nil_terminates(void)
     CU_ASSERT(sp_stats(&p).contexts == 1 && sp_stats(&p).conns == 1);
     sp_send(&p, b, "{'yield': 2, 'cid': 'd1'}");
     CU_ASSERT(yielded(&p, b, "d1", "2"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* CAN-3, CAN-5, FRAME-13, SEC-8 row 9: EOF after the handshake ends the
@@ -475,20 +449,20 @@ static void test_nil_terminates(void)
 static void test_eof_after_handshake(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int a = peer(&p), b = peer(&p), c = peer(&p);
+    at_start(&p, NULL);
+    int a = at_peer(&p), b = at_peer(&p), c = at_peer(&p);
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_no_stream", "{'value': 1}");
     sp_cmd(&p, b, "c1", "scwire_service", "ctx_no_stream", "{'value': 1}");
     sp_cmd(&p, c, "c9", "scwire_service", "sleep_forever", "{}");
-    CU_ASSERT(ft(&p, a, "c1", "context") && started(&p, a, "c1", "1"));
-    CU_ASSERT(ft(&p, c, "c9", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "1"));
+    CU_ASSERT(at_functype(&p, c, "c9", "asyncfunc"));
     sp_eof(&p, a, 0);
     CU_ASSERT(sp_expect(&p, a, "nil") && sp_closed(&p, a) && sp_unread(&p, a) == 0);
     CU_ASSERT(p.warnings == 0);
     /* b's context was refused: the same uid and cid were live on a. */
     CU_ASSERT(sp_expect_error(&p, b, "c1", "MessagingError", NULL) != NULL);
     sp_cmd(&p, b, "c1", "scwire_service", "ctx_no_stream", "{'value': 1}");
-    CU_ASSERT(ft(&p, b, "c1", "context") && started(&p, b, "c1", "1"));
+    CU_ASSERT(at_functype(&p, b, "c1", "context") && started(&p, b, "c1", "1"));
     sp_eof(&p, b, 1);
     CU_ASSERT(sp_closed(&p, b) && sp_unread(&p, b) == 0);
     /* A message cut short by the end of the stream. */
@@ -498,7 +472,7 @@ static void test_eof_after_handshake(void)
     CU_ASSERT(p.warnings > 0 && sp_log_has(&p, "inside"));
     sc_actor_stats st = sp_stats(&p);
     CU_ASSERT(st.contexts == 0 && st.conns == 0 && st.buffered_bytes == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- the scwire_service functions ------------------------------------------------------------ */
@@ -537,23 +511,23 @@ static void test_echo_values(void)
         { "<cb 3f f8 00 00 00 00 00 00>", "1.5" },       /* float64 */
     };
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "e%d", (int)i);
         sp_cmd(&p, h, cid, "scwire_service", "echo", "{'value': %s}", values[i].sent);
-        CU_ASSERT(ft(&p, h, cid, "asyncfunc"));
-        CU_ASSERT(ret(&p, h, cid, values[i].back ? values[i].back : values[i].sent));
+        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc"));
+        CU_ASSERT(at_return(&p, h, cid, values[i].back ? values[i].back : values[i].sent));
     }
     /* str8, str16, bin16 */
     char *s = repeat('s', 300);
     sp_cmd(&p, h, "big", "scwire_service", "echo", "{'value': ['%.40s', '%s', b'%s']}", s, s, s);
-    CU_ASSERT(ft(&p, h, "big", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "big", "asyncfunc"));
     CU_ASSERT(sp_expect(&p, h, "{'return': ['%.40s', '%s', b'%s'], 'cid': 'big'}", s, s, s));
     free(s);
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* FRAME-11: an ext value is either handed on unchanged or refused by
@@ -561,33 +535,33 @@ static void test_echo_values(void)
 static void test_echo_ext(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "echo", "{'value': <d4 05 2a>}");
     if (sp_closed(&p, h)) {
         CU_ASSERT(sp_unread(&p, h) == 0);
     } else {
-        CU_ASSERT(ft(&p, h, "c1", "asyncfunc") && ret(&p, h, "c1", "<d4 05 2a>"));
+        CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc") && at_return(&p, h, "c1", "<d4 05 2a>"));
     }
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-9, ERR-1, ERR-2: raise_error sends functype, then the error. */
 static void test_raise_error(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "raise_error", "{'type_str': 'ValueError', 'text': 'kaboom'}");
-    CU_ASSERT(ft(&p, h, "c1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc"));
     const sp_msg *m = sp_expect_error(&p, h, "c1", "ValueError", "kaboom");
     CU_ASSERT(sp_tb_has(m, "Traceback (most recent call last):\n"));
     CU_ASSERT(sp_tb_has(m, "\nValueError: kaboom\n"));
     sp_cmd(&p, h, "c2", "scwire_service", "raise_error", "{'type_str': 'MyError', 'text': ''}");
-    CU_ASSERT(ft(&p, h, "c2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "c2", "MyError", NULL) != NULL);
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* RPC-1, RPC-2, RPC-3, RPC-4, SVC-6, SVC-7, ERR-3, SEC-6, SEC-8 rows 5-7:
@@ -629,8 +603,8 @@ static void test_refused_commands(void)
         { "scwire_service", "ctx_slow_sink", "{'delay': 0.1}", "TypeError", "'backpressure'" },
     };
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "r%d", (int)i);
@@ -640,38 +614,38 @@ static void test_refused_commands(void)
     }
     CU_ASSERT(sp_stats(&p).contexts == 0);
     CU_ASSERT(echo_ok(&p, h, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-10: sleep returns nil no earlier than asked, and promptly then. */
 static void test_sleep(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     double t0 = p.now;
     sp_cmd(&p, h, "c1", "scwire_service", "sleep", "{'seconds': 0.25}");
-    CU_ASSERT(ft(&p, h, "c1", "asyncfunc") && sp_unread(&p, h) == 0);
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc") && sp_unread(&p, h) == 0);
     CU_ASSERT(sc_actor_next_deadline(p.actor) == t0 + 0.25);
     sp_advance(&p, 0.2);
     CU_ASSERT(sp_unread(&p, h) == 0);
     sp_advance(&p, 0.1);
-    CU_ASSERT(ret(&p, h, "c1", "nil"));
+    CU_ASSERT(at_return(&p, h, "c1", "nil"));
     sp_cmd(&p, h, "c2", "scwire_service", "sleep", "{'seconds': 0}");
-    CU_ASSERT(ft(&p, h, "c2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncfunc"));
     sp_advance(&p, 0);
-    CU_ASSERT(ret(&p, h, "c2", "nil"));
+    CU_ASSERT(at_return(&p, h, "c2", "nil"));
     CU_ASSERT(sp_stats(&p).contexts == 0 && sc_actor_next_deadline(p.actor) < 0);
     /* RPC-10: a sleeping task delays nothing; cancelled, its timer goes. */
     sp_cmd(&p, h, "c3", "scwire_service", "sleep", "{'seconds': 60}");
-    CU_ASSERT(ft(&p, h, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c3", "asyncfunc"));
     CU_ASSERT(echo_ok(&p, h, "c4"));
     sp_cmd(&p, h, "c5", "self", "_cancel_task", "{'cid': 'c3'}");
-    CU_ASSERT(ft(&p, h, "c5", "asyncfunc") && ret(&p, h, "c5", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c5", "asyncfunc") && at_return(&p, h, "c5", "nil"));
     CU_ASSERT(sc_actor_next_deadline(p.actor) < 0);
     sp_advance(&p, 120);
     CU_ASSERT(sp_unread(&p, h) == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-10, RPC-10: many sleeps end in the order of their durations, each no
@@ -680,20 +654,20 @@ static void test_sleep(void)
 static void test_many_sleeps(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     double t0 = p.now;
     for (int i = 0; i < 100; i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "s%d", i);
         sp_cmd(&p, h, cid, "scwire_service", "sleep", "{'seconds': %g}", (i * 37 % 100) / 100.0 + 0.01);
-        CU_ASSERT(ft(&p, h, cid, "asyncfunc"));
+        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc"));
     }
     for (int i = 0; i < 100; i += 7) {
         char cid[8];
         snprintf(cid, sizeof(cid), "k%d", i);
         sp_cmd(&p, h, cid, "self", "_cancel_task", "{'cid': 's%d'}", i);
-        CU_ASSERT(ft(&p, h, cid, "asyncfunc") && ret(&p, h, cid, "nil"));
+        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc") && at_return(&p, h, cid, "nil"));
     }
     int last = -1, returned = 0, ok = 1;
     while (ok && sc_actor_next_deadline(p.actor) >= 0) {
@@ -712,7 +686,7 @@ static void test_many_sleeps(void)
     }
     CU_ASSERT(ok && returned == 100 - 15);
     CU_ASSERT(sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-11, SELF-4, SELF-5, SELF-7: sleep_forever sends functype and then
@@ -720,20 +694,20 @@ static void test_many_sleeps(void)
 static void test_sleep_forever_cancel(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "sleep_forever", "{}");
-    CU_ASSERT(ft(&p, h, "c1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc"));
     sp_advance(&p, 3600);
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 1);
     sp_cmd(&p, h, "c2", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, h, "c2", "asyncfunc") && ret(&p, h, "c2", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncfunc") && at_return(&p, h, "c2", "nil"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
     sp_cmd(&p, h, "c3", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, h, "c3", "asyncfunc") && ret(&p, h, "c3", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c3", "asyncfunc") && at_return(&p, h, "c3", "nil"));
     sp_cmd(&p, h, "c4", "self", "_cancel_task", "{'cid': 'never'}");
-    CU_ASSERT(ft(&p, h, "c4", "asyncfunc") && ret(&p, h, "c4", "nil"));
-    finish(&p);
+    CU_ASSERT(at_functype(&p, h, "c4", "asyncfunc") && at_return(&p, h, "c4", "nil"));
+    at_finish(&p);
 }
 
 /* SVC-12, RPC-7, CID-8: count yields 0..n-1 in order, each int in its
@@ -741,22 +715,22 @@ static void test_sleep_forever_cancel(void)
 static void test_count(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "count", "{'n': 3}");
-    CU_ASSERT(ft(&p, h, "c1", "asyncgen"));
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncgen"));
     CU_ASSERT(yielded(&p, h, "c1", "0") && yielded(&p, h, "c1", "1") && yielded(&p, h, "c1", "2"));
     CU_ASSERT(stopped(&p, h, "c1"));
     sp_cmd(&p, h, "c2", "scwire_service", "count", "{'n': 0}");
-    CU_ASSERT(ft(&p, h, "c2", "asyncgen") && stopped(&p, h, "c2"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncgen") && stopped(&p, h, "c2"));
     sp_cmd(&p, h, "c3", "scwire_service", "count", "{'n': 70000}");
-    CU_ASSERT(ft(&p, h, "c3", "asyncgen"));
+    CU_ASSERT(at_functype(&p, h, "c3", "asyncgen"));
     int ok = 1;
     for (int i = 0; i < 70000 && ok; i++)
         ok = sp_expect(&p, h, "{'yield': %d, 'cid': 'c3'}", i);
     CU_ASSERT(ok && stopped(&p, h, "c3"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-13, RPC-8, CTX-1, CTX-2, CTX-3, CID-7, CID-8, RPC-9: ctx_echo echoes
@@ -765,10 +739,10 @@ static void test_count(void)
 static void test_ctx_echo(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_echo", "{'first': 'hi'}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "'hi'"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "'hi'"));
     CU_ASSERT(sp_stats(&p).contexts == 1);
     sp_send(&p, h, "{'yield': 0, 'cid': 'c1'}");
     CU_ASSERT(yielded(&p, h, "c1", "0"));
@@ -781,7 +755,7 @@ static void test_ctx_echo(void)
     CU_ASSERT(yielded(&p, h, "c1", "{'deep': [nil, b'x']}"));
     CU_ASSERT(sp_stats(&p).overruns == 0);
     sp_send(&p, h, "{'stop': true, 'cid': 'c1'}");
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c1", "101"));
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c1", "101"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
     /* CTX-4, CID-6: a repeated stop and late yields get nothing. */
     unsigned long dropped = sp_stats(&p).dropped;
@@ -790,10 +764,10 @@ static void test_ctx_echo(void)
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).dropped == dropped + 2);
     /* The cid is free again once its context ended. */
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_echo", "{'first': nil}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     sp_send(&p, h, "{'stop': true, 'cid': 'c1'}");
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c1", "0"));
-    finish(&p);
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c1", "0"));
+    at_finish(&p);
 }
 
 /* CTX-8: kinds a callee does not expect from its caller (return, started,
@@ -801,10 +775,10 @@ static void test_ctx_echo(void)
 static void test_ctx_unexpected_kinds(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_echo", "{'first': 1}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "1"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "1"));
     sp_send(&p, h, "{'return': 5, 'cid': 'c1'}");
     sp_send(&p, h, "{'started': 5, 'cid': 'c1'}");
     sp_send(&p, h, "{'functype': 'asyncgen', 'cid': 'c1'}");
@@ -812,8 +786,8 @@ static void test_ctx_unexpected_kinds(void)
     sp_send(&p, h, "{'yield': 'a', 'cid': 'c1'}");
     CU_ASSERT(yielded(&p, h, "c1", "'a'"));
     sp_send(&p, h, "{'stop': true, 'cid': 'c1'}");
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c1", "1"));
-    finish(&p);
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c1", "1"));
+    at_finish(&p);
 }
 
 /* CTX-6, ERR-5, MSG-6, SEC-8 rows 26-27: an error from the caller ends a
@@ -822,14 +796,14 @@ static void test_ctx_unexpected_kinds(void)
 static void test_ctx_caller_error(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_echo", "{'first': nil}");
     sp_cmd(&p, h, "c2", "scwire_service", "ctx_no_stream", "{'value': nil}");
     sp_cmd(&p, h, "c3", "scwire_service", "sleep_forever", "{}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
-    CU_ASSERT(ft(&p, h, "c2", "context") && started(&p, h, "c2", "nil"));
-    CU_ASSERT(ft(&p, h, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c2", "context") && started(&p, h, "c2", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c3", "asyncfunc"));
     sp_send(&p, h, "{'error': {'type_str': 'ValueError'}, 'cid': 'c1'}");
     const sp_msg *m = sp_expect_error(&p, h, "c1", "RemoteActorError", PREPR);
     CU_ASSERT(sp_tb_has(m, "RemoteActorError: "));
@@ -839,33 +813,33 @@ static void test_ctx_caller_error(void)
     sp_send(&p, h, "{'error': {'tb_str': 'x', 'type_str': 'E'}, 'cid': 'c3'}");
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 1);
     sp_cmd(&p, h, "c4", "self", "_cancel_task", "{'cid': 'c3'}");
-    CU_ASSERT(ft(&p, h, "c4", "asyncfunc") && ret(&p, h, "c4", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c4", "asyncfunc") && at_return(&p, h, "c4", "nil"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-15, SVC-16, SVC-17, RPC-8, RPC-9. */
 static void test_ctx_simple_functions(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_error_after_started", "{'type_str': 'KeyError'}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     CU_ASSERT(sp_expect_error(&p, h, "c1", "KeyError", "KeyError: ") != NULL);
     sp_cmd(&p, h, "c2", "scwire_service", "ctx_return", "{'value': [1, 2]}");
-    CU_ASSERT(ft(&p, h, "c2", "context") && started(&p, h, "c2", "nil") && ret(&p, h, "c2", "[1, 2]"));
+    CU_ASSERT(at_functype(&p, h, "c2", "context") && started(&p, h, "c2", "nil") && at_return(&p, h, "c2", "[1, 2]"));
     sp_cmd(&p, h, "c3", "scwire_service", "ctx_stream_out", "{'n': 2}");
-    CU_ASSERT(ft(&p, h, "c3", "context") && started(&p, h, "c3", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c3", "context") && started(&p, h, "c3", "nil"));
     CU_ASSERT(yielded(&p, h, "c3", "0") && yielded(&p, h, "c3", "1") && stopped(&p, h, "c3"));
-    CU_ASSERT(ret(&p, h, "c3", "2"));
+    CU_ASSERT(at_return(&p, h, "c3", "2"));
     sp_cmd(&p, h, "c4", "scwire_service", "ctx_stream_out", "{'n': 0}");
-    CU_ASSERT(ft(&p, h, "c4", "context") && started(&p, h, "c4", "nil") && stopped(&p, h, "c4"));
-    CU_ASSERT(ret(&p, h, "c4", "0"));
+    CU_ASSERT(at_functype(&p, h, "c4", "context") && started(&p, h, "c4", "nil") && stopped(&p, h, "c4"));
+    CU_ASSERT(at_return(&p, h, "c4", "0"));
     sp_cmd(&p, h, "c5", "scwire_service", "ctx_no_stream", "{'value': {'k': 'ready'}}");
-    CU_ASSERT(ft(&p, h, "c5", "context") && started(&p, h, "c5", "{'k': 'ready'}"));
+    CU_ASSERT(at_functype(&p, h, "c5", "context") && started(&p, h, "c5", "{'k': 'ready'}"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 1);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- overrun and backpressure ----------------------------------------------------------------- */
@@ -877,10 +851,10 @@ static void test_ctx_simple_functions(void)
 static void test_overrun_no_stream(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_no_stream", "{'value': 'ready'}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "'ready'"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "'ready'"));
     send_yields(&p, h, "c1", 0, 100);
     char tb[400];
     overrun_tb(tb, sizeof(tb), "c1", 1);
@@ -898,13 +872,13 @@ static void test_overrun_no_stream(void)
     CU_ASSERT(sp_expect_error(&p, h, "c1", "StreamOverrun", tb) != NULL);
     CU_ASSERT(echo_ok(&p, h, "e1"));
     sp_cmd(&p, h, "c2", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, h, "c2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "c1", "ContextCancelled",
                               "ctx_no_stream was remotely cancelled by its caller " PREPR) != NULL);
-    CU_ASSERT(ret(&p, h, "c2", "nil"));
+    CU_ASSERT(at_return(&p, h, "c2", "nil"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
     CU_ASSERT(sp_stats(&p).buffered_bytes == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 static int count_overruns(simpeer *p, int n, unsigned buffer)
@@ -912,8 +886,8 @@ static int count_overruns(simpeer *p, int n, unsigned buffer)
     sc_actor_config cfg = config();
     if (buffer)
         cfg.limits.msg_buffer_size = buffer;
-    start(p, &cfg);
-    int h = peer(p);
+    at_start(p, &cfg);
+    int h = at_peer(p);
     sp_cmd(p, h, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
     sp_next(p, h);
     sp_next(p, h);
@@ -921,7 +895,7 @@ static int count_overruns(simpeer *p, int n, unsigned buffer)
     int errors = 0;
     while (sp_unread(p, h))
         errors += sp_expect_error(p, h, "c1", "StreamOverrun", NULL) != NULL;
-    finish(p);
+    at_finish(p);
     return errors;
 }
 
@@ -942,10 +916,10 @@ static void test_overrun_counts(void)
 static void test_overrun_error_delivered(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     send_yields(&p, h, "c1", 0, 64);
     CU_ASSERT(sp_unread(&p, h) == 0);
     sp_send(&p, h, "{'error': {'tb_str': 'caller failed', 'type_str': 'ValueError'}, 'cid': 'c1'}");
@@ -953,7 +927,7 @@ static void test_overrun_error_delivered(void)
     CU_ASSERT(sp_unread(&p, h) == 0);
     sc_actor_stats st = sp_stats(&p);
     CU_ASSERT(st.overruns == 0 && st.contexts == 0 && st.buffered_bytes == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* OVR-6, OVR-7, SVC-18, RPC-10, SEC-8 row 42: a backpressured slow sink
@@ -962,17 +936,17 @@ static void test_overrun_error_delivered(void)
 static void test_slow_sink_backpressure(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_slow_sink", "{'delay': 0.01, 'backpressure': true}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     send_yields(&p, h, "c1", 0, 200);
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).overruns == 0);
     CU_ASSERT(sp_want_read(&p, h));
     CU_ASSERT(sp_stats(&p).buffered_bytes > 0);
     CU_ASSERT(echo_ok(&p, h, "e1"));
     sp_cmd(&p, h, "e2", "scwire_service", "ctx_echo", "{'first': 1}");
-    CU_ASSERT(ft(&p, h, "e2", "context") && started(&p, h, "e2", "1"));
+    CU_ASSERT(at_functype(&p, h, "e2", "context") && started(&p, h, "e2", "1"));
     sp_send(&p, h, "{'yield': 5, 'cid': 'e2'}");
     CU_ASSERT(yielded(&p, h, "e2", "5"));
     sp_run_timers(&p, 1.0);
@@ -981,9 +955,9 @@ static void test_slow_sink_backpressure(void)
     CU_ASSERT(sp_unread(&p, h) == 0);
     sp_send(&p, h, "{'stop': true, 'cid': 'c1'}");
     sp_run_timers(&p, 1.0);
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c1", "200"));
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c1", "200"));
     CU_ASSERT(sp_stats(&p).overruns == 0 && sp_stats(&p).contexts == 1);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* OVR-8, LIM-12, OVR-9: once the parking budget is spent the actor stops
@@ -995,10 +969,10 @@ static void test_park_budget(void)
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p), other = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p), other = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_slow_sink", "{'delay': 1.0, 'backpressure': true}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     /* 30 yields and the stop in one segment: 4 buffered, 10 parked, the
      * rest waits in the actor's input. */
     sp_bytes b = { 0 };
@@ -1014,12 +988,12 @@ static void test_park_budget(void)
     CU_ASSERT(sp_unread(&p, h) == 0);
     CU_ASSERT(echo_ok(&p, other, "o1"));
     sp_run_timers(&p, 60.0);
-    CU_ASSERT(ft(&p, h, "e1", "asyncfunc") && ret(&p, h, "e1", "1"));
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c1", "30"));
+    CU_ASSERT(at_functype(&p, h, "e1", "asyncfunc") && at_return(&p, h, "e1", "1"));
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c1", "30"));
     CU_ASSERT(sp_want_read(&p, h));
     sc_actor_stats st = sp_stats(&p);
     CU_ASSERT(st.overruns == 0 && st.contexts == 0 && st.buffered_bytes == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* OVR-8, CID-4, HS-10: a connection paused because it parked messages for
@@ -1031,21 +1005,21 @@ static void test_park_budget_other_conn(void)
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     simpeer p;
-    start(&p, &cfg);
-    int a = peer(&p), b = peer(&p);
+    at_start(&p, &cfg);
+    int a = at_peer(&p), b = at_peer(&p);
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_slow_sink", "{'delay': 1.0, 'backpressure': true}");
-    CU_ASSERT(ft(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
     send_yields(&p, b, "c1", 0, 20);
     CU_ASSERT(!sp_want_read(&p, b));
     CU_ASSERT(sp_want_read(&p, a));
     sp_send(&p, b, "{'stop': true, 'cid': 'c1'}");
     sp_run_timers(&p, 60.0);
     CU_ASSERT(sp_want_read(&p, b));
-    CU_ASSERT(stopped(&p, a, "c1") && ret(&p, a, "c1", "20"));
+    CU_ASSERT(stopped(&p, a, "c1") && at_return(&p, a, "c1", "20"));
     CU_ASSERT(echo_ok(&p, b, "e1"));
     sc_actor_stats st = sp_stats(&p);
     CU_ASSERT(st.contexts == 0 && st.buffered_bytes == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* OVR-9: a context that ends with parked messages gives the budget back. */
@@ -1055,20 +1029,20 @@ static void test_park_discarded_on_cancel(void)
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     for (int round = 0; round < 3; round++) {
         sp_cmd(&p, h, "c1", "scwire_service", "ctx_slow_sink", "{'delay': 1.0, 'backpressure': true}");
-        CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+        CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
         send_yields(&p, h, "c1", 0, 12);
         CU_ASSERT(sp_want_read(&p, h));
         sp_cmd(&p, h, "c2", "self", "_cancel_task", "{'cid': 'c1'}");
-        CU_ASSERT(ft(&p, h, "c2", "asyncfunc"));
+        CU_ASSERT(at_functype(&p, h, "c2", "asyncfunc"));
         CU_ASSERT(sp_expect_error(&p, h, "c1", "ContextCancelled", "ctx_slow_sink was remotely") != NULL);
-        CU_ASSERT(ret(&p, h, "c2", "nil"));
+        CU_ASSERT(at_return(&p, h, "c2", "nil"));
         CU_ASSERT(sp_stats(&p).buffered_bytes == 0);
     }
-    finish(&p);
+    at_finish(&p);
 }
 
 /* OVR-2, OVR-3: a sink that opened its stream without backpressure gets
@@ -1077,10 +1051,10 @@ static void test_park_discarded_on_cancel(void)
 static void test_slow_sink_no_backpressure(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_slow_sink", "{'delay': 0.01, 'backpressure': false}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     send_yields(&p, h, "c1", 0, 100);
     char tb[400];
     overrun_tb(tb, sizeof(tb), "c1", 0);
@@ -1096,8 +1070,8 @@ static void test_slow_sink_no_backpressure(void)
     sp_run_timers(&p, 2.0);
     sp_send(&p, h, "{'stop': true, 'cid': 'c1'}");
     sp_run_timers(&p, 1.0);
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c1", "64"));
-    finish(&p);
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c1", "64"));
+    at_finish(&p);
 }
 
 /* LIM-13, SEC-2, SEC-8 row 46: a peer that never reads: producers wait at
@@ -1108,8 +1082,8 @@ static void test_never_reading_peer(void)
     sc_actor_config cfg = config();
     cfg.limits.max_outbuf = 64 * 1024;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p), s = peer(&p), other = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p), s = at_peer(&p), other = at_peer(&p);
     sp_set_reading(&p, h, 0);
     sp_set_reading(&p, s, 0);
     sp_cmd(&p, h, "c1", "scwire_service", "count", "{'n': 20000}");
@@ -1132,7 +1106,7 @@ static void test_never_reading_peer(void)
     /* Reading again: the waiting producers and the unread commands go on. */
     sp_set_reading(&p, h, 1);
     sp_set_reading(&p, s, 1);
-    int ok = ft(&p, h, "c1", "asyncgen"), yields = 0, echoes = 0, stops = 0;
+    int ok = at_functype(&p, h, "c1", "asyncgen"), yields = 0, echoes = 0, stops = 0;
     const sp_msg *m;
     while (ok && (m = sp_next(&p, h)) != NULL) {
         const msgpack_object *y = sc_map_get(&m->obj, "yield");
@@ -1146,13 +1120,13 @@ static void test_never_reading_peer(void)
         }
     }
     CU_ASSERT(ok && yields == 20000 && stops == 1 && echoes == 40);
-    CU_ASSERT(ft(&p, s, "s1", "context") && started(&p, s, "s1", "nil"));
+    CU_ASSERT(at_functype(&p, s, "s1", "context") && started(&p, s, "s1", "nil"));
     ok = 1;
     for (int i = 0; i < 20000 && ok; i++)
         ok = sp_expect(&p, s, "{'yield': %d, 'cid': 's1'}", i);
-    CU_ASSERT(ok && stopped(&p, s, "s1") && ret(&p, s, "s1", "20000"));
+    CU_ASSERT(ok && stopped(&p, s, "s1") && at_return(&p, s, "s1", "20000"));
     CU_ASSERT(sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* LIM-13, OVR-6, OVR-8, CID-8: ctx_echo to a peer that does not read: the
@@ -1163,10 +1137,10 @@ static void test_ctx_echo_slow_reader(void)
     sc_actor_config cfg = config();
     cfg.limits.max_outbuf = 16 * 1024;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p), other = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p), other = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_echo", "{'first': nil}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     sp_set_reading(&p, h, 0);
     char *v = repeat('v', 100);
     sp_bytes b = { 0 };
@@ -1184,10 +1158,10 @@ static void test_ctx_echo_slow_reader(void)
     for (int i = 0; i < 3000 && ok; i++)
         ok = sp_expect(&p, h, "{'yield': [%d, '%s'], 'cid': 'c1'}", i, v);
     free(v);
-    CU_ASSERT(ok && stopped(&p, h, "c1") && ret(&p, h, "c1", "3000"));
+    CU_ASSERT(ok && stopped(&p, h, "c1") && at_return(&p, h, "c1", "3000"));
     sc_actor_stats st = sp_stats(&p);
     CU_ASSERT(st.contexts == 0 && st.buffered_bytes == 0 && st.overruns == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- the self namespace ----------------------------------------------------------------------- */
@@ -1198,28 +1172,28 @@ static void test_ctx_echo_slow_reader(void)
 static void test_cancel_task_scope(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int a = peer(&p), b = peer(&p);
+    at_start(&p, NULL);
+    int a = at_peer(&p), b = at_peer(&p);
     int c = sp_handshake(&p, "other", U2);
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
     sp_cmd(&p, a, "c3", "scwire_service", "sleep_forever", "{}");
-    CU_ASSERT(ft(&p, a, "c1", "context") && started(&p, a, "c1", "nil") && ft(&p, a, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil") && at_functype(&p, a, "c3", "asyncfunc"));
     sp_cmd(&p, b, "k1", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, b, "k1", "asyncfunc") && ret(&p, b, "k1", "nil"));
+    CU_ASSERT(at_functype(&p, b, "k1", "asyncfunc") && at_return(&p, b, "k1", "nil"));
     sp_cmd(&p, c, "k2", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, c, "k2", "asyncfunc") && ret(&p, c, "k2", "nil"));
+    CU_ASSERT(at_functype(&p, c, "k2", "asyncfunc") && at_return(&p, c, "k2", "nil"));
     CU_ASSERT(sp_unread(&p, a) == 0 && sp_stats(&p).contexts == 2);
     /* tractor overwrites a chan key; here it is an unexpected keyword. */
     sp_cmd(&p, a, "c2", "self", "_cancel_task", "{'cid': 'c1', 'chan': 'x'}");
     CU_ASSERT(sp_expect_error(&p, a, "c2", "TypeError", "'chan'") != NULL);
     sp_cmd(&p, a, "c2", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, a, "c2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, a, "c1", "ContextCancelled", "was remotely cancelled by its caller") != NULL);
-    CU_ASSERT(ret(&p, a, "c2", "nil"));
+    CU_ASSERT(at_return(&p, a, "c2", "nil"));
     sp_cmd(&p, a, "c4", "self", "_cancel_task", "{'cid': 'c3'}");
-    CU_ASSERT(ft(&p, a, "c4", "asyncfunc") && ret(&p, a, "c4", "nil"));
+    CU_ASSERT(at_functype(&p, a, "c4", "asyncfunc") && at_return(&p, a, "c4", "nil"));
     CU_ASSERT(sp_unread(&p, a) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SELF-7, LIM-13: an asyncgen waiting for output room, cancelled, ends
@@ -1229,23 +1203,23 @@ static void test_cancel_asyncgen(void)
     sc_actor_config cfg = config();
     cfg.limits.max_outbuf = 16 * 1024;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sp_set_reading(&p, h, 0);
     sp_cmd(&p, h, "c1", "scwire_service", "count", "{'n': 1000000}");
     CU_ASSERT(sp_stats(&p).contexts == 1);
     sp_cmd(&p, h, "c2", "self", "_cancel_task", "{'cid': 'c1'}");
     sp_set_reading(&p, h, 1);
-    CU_ASSERT(ft(&p, h, "c1", "asyncgen"));
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncgen"));
     const sp_msg *m;
     int yields = 0;
     while ((m = sp_next(&p, h)) != NULL && sc_map_get(&m->obj, "yield"))
         yields++;
     CU_ASSERT(yields > 100 && yields < 1000);
     CU_ASSERT(sp_match(m, "{'functype': 'asyncfunc', 'cid': 'c2'}"));
-    CU_ASSERT(stopped(&p, h, "c1") && ret(&p, h, "c2", "nil"));
+    CU_ASSERT(stopped(&p, h, "c1") && at_return(&p, h, "c2", "nil"));
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SELF-2, SELF-3, SEC-6, SEC-8 rows 10-12: unknown self methods, registry
@@ -1273,8 +1247,8 @@ static void test_self_refusals(void)
         { "_cancel_task", "{'cid': 'c', 'x': 1}", "TypeError" },
     };
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "s%d", (int)i);
@@ -1284,7 +1258,7 @@ static void test_self_refusals(void)
     }
     CU_ASSERT(!p.exited && sp_count_events(&p, SC_EV_STOP_LISTEN) == 0);
     CU_ASSERT(echo_ok(&p, h, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SELF-8, SELF-9, SELF-10: self.cancel cancels every task of every channel
@@ -1294,18 +1268,18 @@ static void test_self_refusals(void)
 static void test_self_cancel(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int a = peer(&p), b = peer(&p), c = peer(&p);
+    at_start(&p, NULL);
+    int a = at_peer(&p), b = at_peer(&p), c = at_peer(&p);
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
     sp_cmd(&p, b, "d1", "scwire_service", "ctx_echo", "{'first': nil}");
     sp_cmd(&p, b, "d2", "scwire_service", "sleep_forever", "{}");
-    CU_ASSERT(ft(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
-    CU_ASSERT(ft(&p, b, "d1", "context") && started(&p, b, "d1", "nil") && ft(&p, b, "d2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, b, "d1", "context") && started(&p, b, "d1", "nil") && at_functype(&p, b, "d2", "asyncfunc"));
     size_t ev0 = p.nevents;
     sp_cmd(&p, a, "k1", "self", "cancel", "{}");
-    CU_ASSERT(ft(&p, a, "k1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "k1", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, a, "c1", "ContextCancelled", "ctx_no_stream was remotely cancelled") != NULL);
-    CU_ASSERT(ret(&p, a, "k1", "true"));
+    CU_ASSERT(at_return(&p, a, "k1", "true"));
     CU_ASSERT(sp_expect_error(&p, b, "d1", "ContextCancelled", "ctx_echo was remotely cancelled") != NULL);
     /* SVC-4: open channels get nil before they close. */
     CU_ASSERT(sp_expect(&p, a, "nil") && sp_expect(&p, b, "nil") && sp_expect(&p, c, "nil"));
@@ -1320,20 +1294,20 @@ static void test_self_cancel(void)
     CU_ASSERT(sp_stats(&p).contexts == 0 && sp_stats(&p).conns == 0);
     sc_conn_id id;
     CU_ASSERT(sc_actor_accept(p.actor, p.now, &id, NULL) == SC_ESTATE);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-3, SVC-4: shutdown ends tasks the same way and exits with 0. */
 static void test_shutdown(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int a = peer(&p), b = sp_accept(&p);
+    at_start(&p, NULL);
+    int a = at_peer(&p), b = sp_accept(&p);
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
     sp_cmd(&p, a, "c2", "scwire_service", "count", "{'n': 0}");
     sp_cmd(&p, a, "c3", "scwire_service", "sleep", "{'seconds': 5}");
-    CU_ASSERT(ft(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
-    CU_ASSERT(ft(&p, a, "c2", "asyncgen") && stopped(&p, a, "c2") && ft(&p, a, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, a, "c2", "asyncgen") && stopped(&p, a, "c2") && at_functype(&p, a, "c3", "asyncfunc"));
     sc_actor_shutdown(p.actor, p.now);
     sp_pump(&p);
     CU_ASSERT(sp_expect_error(&p, a, "c1", "ContextCancelled", NULL) != NULL);
@@ -1345,7 +1319,7 @@ static void test_shutdown(void)
     CU_ASSERT(sp_find_event(&p, SC_EV_STOP_LISTEN, 0) >= 0);
     CU_ASSERT(sp_find_event(&p, SC_EV_EXIT, 0) == (long)p.nevents - 1);
     CU_ASSERT(sc_actor_next_deadline(p.actor) < 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- the registry ----------------------------------------------------------------------------- */
@@ -1358,47 +1332,47 @@ static void test_registry_functions(void)
     cfg.registry_role = 1;
     cfg.listen_port = 1616;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     CU_ASSERT(sp_start(&p) == SC_OK);
     CU_ASSERT(sp_count_events(&p, SC_EV_CONNECT) == 0);
-    int a = peer(&p), b = peer(&p);
+    int a = at_peer(&p), b = at_peer(&p);
     sp_cmd(&p, a, "g1", "self", "get_registry", "{}");
-    CU_ASSERT(ft(&p, a, "g1", "asyncfunc"));
-    CU_ASSERT(ret(&p, a, "g1", "{['" ANAME "', '" AU "']: ['127.0.0.1', 1616]}"));
+    CU_ASSERT(at_functype(&p, a, "g1", "asyncfunc"));
+    CU_ASSERT(at_return(&p, a, "g1", "{['" ANAME "', '" AU "']: ['127.0.0.1', 1616]}"));
     sp_cmd(&p, a, "w1", "self", "wait_for_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, a, "w1", "asyncfunc") && sp_unread(&p, a) == 0);
+    CU_ASSERT(at_functype(&p, a, "w1", "asyncfunc") && sp_unread(&p, a) == 0);
     sp_cmd(&p, b, "r1", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['10.0.0.1', 5000]}");
-    CU_ASSERT(ft(&p, b, "r1", "asyncfunc") && ret(&p, b, "r1", "nil"));
-    CU_ASSERT(ret(&p, a, "w1", "[['10.0.0.1', 5000]]"));
+    CU_ASSERT(at_functype(&p, b, "r1", "asyncfunc") && at_return(&p, b, "r1", "nil"));
+    CU_ASSERT(at_return(&p, a, "w1", "[['10.0.0.1', 5000]]"));
     CU_ASSERT(sp_stats(&p).registry_entries == 2 && sp_stats(&p).contexts == 0);
     /* A second entry of that name, and an update that keeps its place. */
     sp_cmd(&p, b, "r2", "self", "register_actor", "{'uid': ['svc', 'u2'], 'sockaddr': ['10.0.0.2', 5001]}");
     sp_cmd(&p, b, "r3", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['10.0.0.1', 5002]}");
-    CU_ASSERT(ft(&p, b, "r2", "asyncfunc") && ret(&p, b, "r2", "nil"));
-    CU_ASSERT(ft(&p, b, "r3", "asyncfunc") && ret(&p, b, "r3", "nil"));
+    CU_ASSERT(at_functype(&p, b, "r2", "asyncfunc") && at_return(&p, b, "r2", "nil"));
+    CU_ASSERT(at_functype(&p, b, "r3", "asyncfunc") && at_return(&p, b, "r3", "nil"));
     sp_cmd(&p, a, "w2", "self", "wait_for_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, a, "w2", "asyncfunc"));
-    CU_ASSERT(ret(&p, a, "w2", "[['10.0.0.1', 5002], ['10.0.0.2', 5001]]"));
+    CU_ASSERT(at_functype(&p, a, "w2", "asyncfunc"));
+    CU_ASSERT(at_return(&p, a, "w2", "[['10.0.0.1', 5002], ['10.0.0.2', 5001]]"));
     sp_cmd(&p, a, "f1", "self", "find_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, a, "f1", "asyncfunc") && ret(&p, a, "f1", "['10.0.0.1', 5002]"));
+    CU_ASSERT(at_functype(&p, a, "f1", "asyncfunc") && at_return(&p, a, "f1", "['10.0.0.1', 5002]"));
     sp_cmd(&p, a, "f2", "self", "find_actor", "{'name': 'u1'}");
-    CU_ASSERT(ft(&p, a, "f2", "asyncfunc") && ret(&p, a, "f2", "nil"));
+    CU_ASSERT(at_functype(&p, a, "f2", "asyncfunc") && at_return(&p, a, "f2", "nil"));
     sp_cmd(&p, a, "g2", "self", "get_registry", "{}");
-    CU_ASSERT(ft(&p, a, "g2", "asyncfunc"));
-    CU_ASSERT(ret(&p, a, "g2", "{['" ANAME "', '" AU "']: ['127.0.0.1', 1616], "
+    CU_ASSERT(at_functype(&p, a, "g2", "asyncfunc"));
+    CU_ASSERT(at_return(&p, a, "g2", "{['" ANAME "', '" AU "']: ['127.0.0.1', 1616], "
                               "['svc', 'u1']: ['10.0.0.1', 5002], ['svc', 'u2']: ['10.0.0.2', 5001]}"));
     /* REG-9: the registering channel's end removes nothing. */
     sp_eof(&p, b, 0);
     CU_ASSERT(sp_stats(&p).registry_entries == 3);
     sp_cmd(&p, a, "u1", "self", "unregister_actor", "{'uid': ['svc', 'u1']}");
-    CU_ASSERT(ft(&p, a, "u1", "asyncfunc") && ret(&p, a, "u1", "nil"));
+    CU_ASSERT(at_functype(&p, a, "u1", "asyncfunc") && at_return(&p, a, "u1", "nil"));
     sp_cmd(&p, a, "u2", "self", "unregister_actor", "{'uid': ['svc', 'u1']}");
-    CU_ASSERT(ft(&p, a, "u2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "u2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, a, "u2", "KeyError", "('svc', 'u1')") != NULL);
     sp_cmd(&p, a, "f3", "self", "find_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, a, "f3", "asyncfunc") && ret(&p, a, "f3", "['10.0.0.2', 5001]"));
+    CU_ASSERT(at_functype(&p, a, "f3", "asyncfunc") && at_return(&p, a, "f3", "['10.0.0.2', 5001]"));
     CU_ASSERT(sp_stats(&p).registry_entries == 2 && sp_unread(&p, a) == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* REG-2, SELF-3: badly typed registry arguments are refused like bad
@@ -1427,9 +1401,9 @@ static void test_registry_bad_args(void)
     sc_actor_config cfg = config();
     cfg.registry_role = 1;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
-    int h = peer(&p);
+    int h = at_peer(&p);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "b%d", (int)i);
@@ -1438,7 +1412,7 @@ static void test_registry_bad_args(void)
         CU_ASSERT(sp_unread(&p, h) == 0);
     }
     CU_ASSERT(sp_stats(&p).registry_entries == 1 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* RPC-11: a result that would break the message limit is replaced by an
@@ -1449,30 +1423,30 @@ static void test_result_over_limit(void)
     cfg.registry_role = 1;
     cfg.limits.max_frame = 1024;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
-    int h = peer(&p);
+    int h = at_peer(&p);
     char *host = repeat('h', 100);
     for (int i = 0; i < 12; i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "r%d", i);
         sp_cmd(&p, h, cid, "self", "register_actor", "{'uid': ['svc', 'u%d'], 'sockaddr': ['%s', %d]}",
                i, host, i);
-        CU_ASSERT(ft(&p, h, cid, "asyncfunc") && ret(&p, h, cid, "nil"));
+        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc") && at_return(&p, h, cid, "nil"));
     }
     sp_cmd(&p, h, "g1", "self", "get_registry", "{}");
-    CU_ASSERT(ft(&p, h, "g1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "g1", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "g1", "TypeError", NULL) != NULL);
     sp_cmd(&p, h, "w1", "self", "wait_for_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, h, "w1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "w1", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "w1", "TypeError", NULL) != NULL);
     CU_ASSERT(!sp_closed(&p, h) && sp_unread(&p, h) == 0);
     sp_cmd(&p, h, "f1", "self", "find_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, h, "f1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "f1", "asyncfunc"));
     CU_ASSERT(sp_expect(&p, h, "{'return': ['%s', 0], 'cid': 'f1'}", host));
     CU_ASSERT(sp_stats(&p).contexts == 0);
     free(host);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* REG-3: a full registry refuses a new uid with an error and changes
@@ -1483,22 +1457,22 @@ static void test_registry_full(void)
     cfg.registry_role = 1;
     cfg.limits.max_registry = 2;  /* the registry itself and one more */
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
-    int h = peer(&p);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "r1", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['h', 1]}");
-    CU_ASSERT(ft(&p, h, "r1", "asyncfunc") && ret(&p, h, "r1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "r1", "asyncfunc") && at_return(&p, h, "r1", "nil"));
     sp_cmd(&p, h, "r2", "self", "register_actor", "{'uid': ['svc', 'u2'], 'sockaddr': ['h', 2]}");
-    CU_ASSERT(ft(&p, h, "r2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "r2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "r2", "RuntimeError", "full") != NULL);
     sp_cmd(&p, h, "r3", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['h', 3]}");
-    CU_ASSERT(ft(&p, h, "r3", "asyncfunc") && ret(&p, h, "r3", "nil"));
+    CU_ASSERT(at_functype(&p, h, "r3", "asyncfunc") && at_return(&p, h, "r3", "nil"));
     sp_cmd(&p, h, "u1", "self", "unregister_actor", "{'uid': ['svc', 'u1']}");
-    CU_ASSERT(ft(&p, h, "u1", "asyncfunc") && ret(&p, h, "u1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "u1", "asyncfunc") && at_return(&p, h, "u1", "nil"));
     sp_cmd(&p, h, "r4", "self", "register_actor", "{'uid': ['svc', 'u2'], 'sockaddr': ['h', 2]}");
-    CU_ASSERT(ft(&p, h, "r4", "asyncfunc") && ret(&p, h, "r4", "nil"));
+    CU_ASSERT(at_functype(&p, h, "r4", "asyncfunc") && at_return(&p, h, "r4", "nil"));
     CU_ASSERT(sp_stats(&p).registry_entries == 2);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* REG-7, SELF-7: a waiting wait_for_actor ends when cancelled (nothing more
@@ -1508,24 +1482,24 @@ static void test_registry_wait_cancelled(void)
     sc_actor_config cfg = config();
     cfg.registry_role = 1;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
-    int a = peer(&p), b = peer(&p), c = peer(&p);
+    int a = at_peer(&p), b = at_peer(&p), c = at_peer(&p);
     sp_cmd(&p, a, "w1", "self", "wait_for_actor", "{'name': 'svc'}");
     sp_cmd(&p, a, "w2", "self", "wait_for_actor", "{'name': 'svc'}");
     sp_cmd(&p, b, "w3", "self", "wait_for_actor", "{'name': 'svc'}");
-    CU_ASSERT(ft(&p, a, "w1", "asyncfunc") && ft(&p, a, "w2", "asyncfunc") && ft(&p, b, "w3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "w1", "asyncfunc") && at_functype(&p, a, "w2", "asyncfunc") && at_functype(&p, b, "w3", "asyncfunc"));
     CU_ASSERT(sp_stats(&p).contexts == 3);
     sp_cmd(&p, a, "k1", "self", "_cancel_task", "{'cid': 'w1'}");
-    CU_ASSERT(ft(&p, a, "k1", "asyncfunc") && ret(&p, a, "k1", "nil"));
+    CU_ASSERT(at_functype(&p, a, "k1", "asyncfunc") && at_return(&p, a, "k1", "nil"));
     sp_eof(&p, b, 0);
     CU_ASSERT(sp_expect(&p, b, "nil") && sp_closed(&p, b));
     CU_ASSERT(sp_stats(&p).contexts == 1);
     sp_cmd(&p, c, "r1", "self", "register_actor", "{'uid': ['svc', 'u1'], 'sockaddr': ['h', 1]}");
-    CU_ASSERT(ft(&p, c, "r1", "asyncfunc") && ret(&p, c, "r1", "nil"));
-    CU_ASSERT(ret(&p, a, "w2", "[['h', 1]]"));
+    CU_ASSERT(at_functype(&p, c, "r1", "asyncfunc") && at_return(&p, c, "r1", "nil"));
+    CU_ASSERT(at_return(&p, a, "w2", "[['h', 1]]"));
     CU_ASSERT(sp_unread(&p, a) == 0 && sp_stats(&p).contexts == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- limits --------------------------------------------------------------------------------- */
@@ -1538,30 +1512,30 @@ static void test_too_many_contexts(void)
     sc_actor_config cfg = config();
     cfg.limits.max_contexts = 3;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p), other = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p), other = at_peer(&p);
     for (int i = 1; i <= 3; i++) {
         char cid[4];
         snprintf(cid, sizeof(cid), "c%d", i);
         sp_cmd(&p, h, cid, "scwire_service", "sleep_forever", "{}");
-        CU_ASSERT(ft(&p, h, cid, "asyncfunc"));
+        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc"));
     }
     sp_cmd(&p, h, "c4", "scwire_service", "echo", "{'value': 1}");
     CU_ASSERT(sp_expect_error(&p, h, "c4", "TooManyContexts", NULL) != NULL);
     CU_ASSERT(echo_ok(&p, other, "o1"));
     sp_cmd(&p, h, "k1", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, h, "k1", "asyncfunc") && ret(&p, h, "k1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "k1", "asyncfunc") && at_return(&p, h, "k1", "nil"));
     CU_ASSERT(echo_ok(&p, h, "c5"));
     sp_cmd(&p, h, "c6", "scwire_service", "ctx_echo", "{'first': 1}");
-    CU_ASSERT(ft(&p, h, "c6", "context") && started(&p, h, "c6", "1"));
+    CU_ASSERT(at_functype(&p, h, "c6", "context") && started(&p, h, "c6", "1"));
     sp_cmd(&p, h, "c7", "scwire_service", "echo", "{'value': 1}");
     CU_ASSERT(sp_expect_error(&p, h, "c7", "TooManyContexts", NULL) != NULL);
     sp_cmd(&p, h, "k2", "self", "cancel", "{}");
-    CU_ASSERT(ft(&p, h, "k2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "k2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "c6", "ContextCancelled", NULL) != NULL);
-    CU_ASSERT(ret(&p, h, "k2", "true"));
+    CU_ASSERT(at_return(&p, h, "k2", "true"));
     CU_ASSERT(p.exited);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* LIM-10, SEC-8 row 45: past max_conns accept refuses with SC_ELIMIT, the
@@ -1571,10 +1545,10 @@ static void test_max_conns(void)
     sc_actor_config cfg = config();
     cfg.limits.max_conns = 4;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     int h[4];
     for (int i = 0; i < 4; i++)
-        h[i] = peer(&p);
+        h[i] = at_peer(&p);
     CU_ASSERT(sp_accept(&p) == SC_ELIMIT);
     CU_ASSERT(sp_accept(&p) == SC_ELIMIT);
     CU_ASSERT(sp_log_has(&p, "limit of 4 connections"));
@@ -1583,10 +1557,10 @@ static void test_max_conns(void)
         CU_ASSERT(echo_ok(&p, h[i], "c1"));
     sp_send(&p, h[2], "nil");
     CU_ASSERT(sp_closed(&p, h[2]));
-    int n = peer(&p);
+    int n = at_peer(&p);
     CU_ASSERT(echo_ok(&p, n, "c1"));
     CU_ASSERT(sp_accept(&p) == SC_ELIMIT);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* CID-10, SEC-8 row 24: a command reusing a live cid gets MessagingError,
@@ -1594,28 +1568,28 @@ static void test_max_conns(void)
 static void test_duplicate_cid(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
-    CU_ASSERT(ft(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
+    CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     sp_cmd(&p, h, "c1", "scwire_service", "echo", "{'value': 1}");
     CU_ASSERT(sp_expect_error(&p, h, "c1", "MessagingError", NULL) != NULL);
     sp_cmd(&p, h, "c1", "self", "cancel", "{}");
     CU_ASSERT(sp_expect_error(&p, h, "c1", "MessagingError", NULL) != NULL);
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_stats(&p).contexts == 1 && !p.exited);
     sp_cmd(&p, h, "k1", "self", "_cancel_task", "{'cid': 'c1'}");
-    CU_ASSERT(ft(&p, h, "k1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "k1", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "c1", "ContextCancelled", NULL) != NULL);
-    CU_ASSERT(ret(&p, h, "k1", "nil"));
+    CU_ASSERT(at_return(&p, h, "k1", "nil"));
     CU_ASSERT(echo_ok(&p, h, "c1") && echo_ok(&p, h, "c1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* One hostile input on a fresh connection must close it and nothing else;
  * x carries a ctx_echo conversation that must go on. */
 static void hostile(simpeer *p, int x, int *round, const char *what, const void *bytes, size_t len)
 {
-    int h = peer(p);
+    int h = at_peer(p);
     sp_feed(p, h, bytes, len);
     if (!sp_closed(p, h))
         fprintf(stderr, "hostile input not refused: %s\n", what);
@@ -1661,28 +1635,28 @@ static void test_msgpack_limits(void)
     cfg.limits.max_frame = 4096;
     cfg.limits.max_entries = 100;
     simpeer p;
-    start(&p, &cfg);
-    int x = peer(&p), round = 0;
+    at_start(&p, &cfg);
+    int x = at_peer(&p), round = 0;
     sp_cmd(&p, x, "x1", "scwire_service", "ctx_echo", "{'first': nil}");
-    CU_ASSERT(ft(&p, x, "x1", "context") && started(&p, x, "x1", "nil"));
+    CU_ASSERT(at_functype(&p, x, "x1", "context") && started(&p, x, "x1", "nil"));
     const char *cmd = "{'cmd': ['scwire_service', 'echo', {'value': %s}, ['peer', '" U1 "'], 'c1']}";
     char *s1000 = repeat('s', 1000), *s1001 = repeat('s', 1001);
     char value[6000], list[1200];
 
     /* At the limits: served. */
-    int ok = peer(&p);
+    int ok = at_peer(&p);
     snprintf(value, sizeof(value), "'%s'", s1000);
     sp_cmd(&p, ok, "c1", "scwire_service", "echo", "{'value': %s}", value);
-    CU_ASSERT(ft(&p, ok, "c1", "asyncfunc") && ret(&p, ok, "c1", value));
+    CU_ASSERT(at_functype(&p, ok, "c1", "asyncfunc") && at_return(&p, ok, "c1", value));
     nest(value, 29, "1");                       /* the message is 32 deep */
     sp_cmd(&p, ok, "c2", "scwire_service", "echo", "{'value': %s}", value);
-    CU_ASSERT(ft(&p, ok, "c2", "asyncfunc") && ret(&p, ok, "c2", value));
+    CU_ASSERT(at_functype(&p, ok, "c2", "asyncfunc") && at_return(&p, ok, "c2", value));
     strcpy(list, "[0");
     for (int i = 1; i < 100; i++)
         strcat(list, ", 0");
     strcat(list, "]");
     sp_cmd(&p, ok, "c3", "scwire_service", "echo", "{'value': %s}", list);
-    CU_ASSERT(ft(&p, ok, "c3", "asyncfunc") && ret(&p, ok, "c3", list));
+    CU_ASSERT(at_functype(&p, ok, "c3", "asyncfunc") && at_return(&p, ok, "c3", list));
     CU_ASSERT(!sp_closed(&p, ok));
 
     /* Over them, or invalid: closed. */
@@ -1731,7 +1705,7 @@ static void test_msgpack_limits(void)
     CU_ASSERT(stopped(&p, x, "x1"));
     CU_ASSERT(sp_expect(&p, x, "{'return': %d, 'cid': 'x1'}", round));
     CU_ASSERT(sp_stats(&p).conns == 2 && !p.exited);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* LIM-1: the limits apply to the handshake uid too. */
@@ -1740,7 +1714,7 @@ static void test_limits_on_uid(void)
     sc_actor_config cfg = config();
     cfg.limits.max_str = 100;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     int h = sp_accept(&p);
     sp_next(&p, h);
     char *name = repeat('n', 101);
@@ -1751,7 +1725,7 @@ static void test_limits_on_uid(void)
     sp_next(&p, h);
     send_hex(&p, h, "c1");
     CU_ASSERT(sp_closed(&p, h) && sp_stats(&p).conns == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* FRAME-4, FRAME-5, LIM-3, FRAME-13, SEC-8 rows 36-39: the lenprefix codec:
@@ -1763,13 +1737,13 @@ static void test_lenprefix(void)
     cfg.codec = SC_CODEC_LENPREFIX;
     cfg.limits.max_frame = 4096;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     int h = sp_accept(&p);
     CU_ASSERT(sp_expect(&p, h, "['" ANAME "', '" AU "']"));
     CU_ASSERT(p.conns[h].out_bytes == 4 + 50);
     sp_send_uid(&p, h, "peer", U1);
     sp_cmd(&p, h, "x1", "scwire_service", "ctx_echo", "{'first': 'hi'}");
-    CU_ASSERT(ft(&p, h, "x1", "context") && started(&p, h, "x1", "'hi'"));
+    CU_ASSERT(at_functype(&p, h, "x1", "context") && started(&p, h, "x1", "'hi'"));
     send_yields(&p, h, "x1", 0, 3);
     CU_ASSERT(yielded(&p, h, "x1", "0") && yielded(&p, h, "x1", "1") && yielded(&p, h, "x1", "2"));
     int round = 3;
@@ -1782,7 +1756,7 @@ static void test_lenprefix(void)
     hostile(&p, h, &round, "0xc1", "\x01\x00\x00\x00\xc1", 5);
     hostile(&p, h, &round, "bare msgpack", "\x81\xa3\x63\x6d\x64\x90", 6);
     /* a header, then the end of the stream inside the body */
-    int c = peer(&p);
+    int c = at_peer(&p);
     sp_feed(&p, c, "\x10\x00\x00\x00\x81", 5);
     CU_ASSERT(!sp_closed(&p, c));
     sp_eof(&p, c, 0);
@@ -1792,7 +1766,7 @@ static void test_lenprefix(void)
     CU_ASSERT(sp_expect(&p, h, "{'return': %d, 'cid': 'x1'}", round));
     sp_send(&p, h, "nil");
     CU_ASSERT(sp_expect(&p, h, "nil") && sp_closed(&p, h));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* FRAME-2, HS-6, LIM-3: a peer on the other codec gets nowhere: its first
@@ -1805,14 +1779,14 @@ static void test_codec_mismatch(void)
         sc_actor_config cfg = config();
         cfg.codec = codecs[i];
         simpeer p;
-        start(&p, &cfg);
-        int good = peer(&p);
+        at_start(&p, &cfg);
+        int good = at_peer(&p);
         int h = sp_accept_codec(&p, codecs[1 - i]);
         CU_ASSERT(sp_expect(&p, h, "['" ANAME "', '" AU "']"));
         sp_send_uid(&p, h, "peer", U1);
         CU_ASSERT(sp_closed(&p, h) && sp_unread(&p, h) == 0);
         CU_ASSERT(echo_ok(&p, good, "c1"));
-        finish(&p);
+        at_finish(&p);
     }
 }
 
@@ -1822,7 +1796,7 @@ static void conversation(sc_codec codec, size_t chunk, sp_bytes *out)
     sc_actor_config cfg = config();
     cfg.codec = codec;
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     p.chunk = chunk;
     int h = sp_accept_codec(&p, codec);
     sp_bytes b = { 0 };
@@ -1851,7 +1825,7 @@ static void conversation(sc_codec codec, size_t chunk, sp_bytes *out)
     while ((m = sp_next(&p, h)) != NULL)
         sp_bytes_add(out, m->raw, m->len);
     CU_ASSERT(p.conns[h].nmsgs == 19);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* FRAME-3, FRAME-4, FRAME-8, FRAME-14: a conversation fed one byte at a time
@@ -1930,7 +1904,7 @@ static void test_registry_client(void)
 {
     sc_actor_config cfg = client_config();
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     CU_ASSERT(sp_start(&p) == SC_OK);
     CU_ASSERT(sp_count_events(&p, SC_EV_CONNECT) == 1);
     int probe = p.last_connect;
@@ -1948,7 +1922,7 @@ static void test_registry_client(void)
                           "'sockaddr': ['127.0.0.1', 4000]}, ['" ANAME "', '" AU "'], '%s']}", cid));
     CU_ASSERT(!sp_closed(&p, reg));
     /* Meanwhile the actor serves. */
-    int h = peer(&p);
+    int h = at_peer(&p);
     CU_ASSERT(echo_ok(&p, h, "c1"));
     sp_send(&p, reg, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
     CU_ASSERT(!sp_closed(&p, reg));
@@ -1975,7 +1949,7 @@ static void test_registry_client(void)
     CU_ASSERT(sp_closed(&p, unreg) && sp_unread(&p, unreg) == 0);
     CU_ASSERT(p.exited && p.exit_status == 0);
     CU_ASSERT(sp_find_event(&p, SC_EV_EXIT, 0) == (long)p.nevents - 1);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* REG-12: the unregister wait is bounded by 0.5 s from the start of the
@@ -1985,7 +1959,7 @@ static void test_registry_client_unregister_bounded(void)
     for (int stage = 0; stage < 4; stage++) {
         sc_actor_config cfg = client_config();
         simpeer p;
-        start(&p, &cfg);
+        at_start(&p, &cfg);
         sp_start(&p);
         sp_connect_failed(&p, p.last_connect, "refused");   /* no registry: no register */
         CU_ASSERT(sp_count_events(&p, SC_EV_CONNECT) == 1);
@@ -2018,7 +1992,7 @@ static void test_registry_client_unregister_bounded(void)
             CU_ASSERT(p.now <= t0 + 0.5);
             CU_ASSERT(sp_closed(&p, u));
         }
-        finish(&p);
+        at_finish(&p);
     }
 }
 
@@ -2028,7 +2002,7 @@ static void test_registry_client_errors(void)
 {
     sc_actor_config cfg = client_config();
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
     sp_connected(&p, p.last_connect);
     int reg = p.last_connect;
@@ -2037,12 +2011,12 @@ static void test_registry_client_errors(void)
     sp_send(&p, reg, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
     sp_send(&p, reg, "{'error': {'tb_str': 'no', 'type_str': 'ValueError'}, 'cid': '%s'}", cid);
     CU_ASSERT(sp_closed(&p, reg) && sp_log_has(&p, "ValueError"));
-    int h = peer(&p);
+    int h = at_peer(&p);
     CU_ASSERT(echo_ok(&p, h, "c1"));
-    finish(&p);
+    at_finish(&p);
 
     /* A registry that never answers: the call times out. */
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
     sp_connected(&p, p.last_connect);
     reg = p.last_connect;
@@ -2050,20 +2024,20 @@ static void test_registry_client_errors(void)
     sp_run_timers(&p, 60.0);
     CU_ASSERT(sp_closed(&p, reg) && !p.exited);
     CU_ASSERT(sc_actor_next_deadline(p.actor) < 0);
-    finish(&p);
+    at_finish(&p);
 
     /* A registry that sends garbage instead of its uid. */
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
     sp_connected(&p, p.last_connect);
     reg = p.last_connect;
     sp_connected(&p, reg);
     sp_send(&p, reg, "42");
     CU_ASSERT(sp_closed(&p, reg) && !p.exited);
-    finish(&p);
+    at_finish(&p);
 
     /* Shut down while the register call is in flight. */
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
     sp_connected(&p, p.last_connect);
     reg = p.last_connect;
@@ -2075,7 +2049,7 @@ static void test_registry_client_errors(void)
     CU_ASSERT(unreg != reg);
     sp_connect_failed(&p, unreg, "refused");
     CU_ASSERT(p.exited && p.exit_status == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- allocation failures ------------------------------------------------------------------------ */
@@ -2176,7 +2150,7 @@ static int call_context(simpeer *p, int h, const char *ccid, double idle, const 
     sp_cmd(p, h, ccid, "scwire_service", "ctx_call",
            "{'host': '127.0.0.1', 'port': 7000, 'ns': 'svc', 'func': 'f', 'kwargs': {'a': [1]}, "
            "'idle': %g}", idle);
-    CU_ASSERT(ft(p, h, ccid, "asyncfunc"));
+    CU_ASSERT(at_functype(p, h, ccid, "asyncfunc"));
     int o = p->last_connect;
     CU_ASSERT_FATAL(o >= 0 && p->conns[o].connecting);
     CU_ASSERT(strcmp(p->conns[o].host, "127.0.0.1") == 0 && p->conns[o].port == 7000);
@@ -2208,8 +2182,8 @@ static void test_ctx_call_error_while_idle(void)
     static const char *const errors[] = { "KeyError", "ContextCancelled" };
     for (size_t i = 0; i < 2; i++) {
         simpeer p;
-        start(&p, NULL);
-        int h = peer(&p);
+        at_start(&p, NULL);
+        int h = at_peer(&p);
         char cid[64];
         int o = call_context(&p, h, "k1", 30, "'go'", cid, sizeof(cid));
         sp_send(&p, o, "{'yield': 1, 'cid': '%s'}", cid);   /* not read, not answered */
@@ -2221,7 +2195,7 @@ static void test_ctx_call_error_while_idle(void)
         CU_ASSERT(sp_tb_has(m, errors[i]) && sp_tb_has(m, "nope"));
         CU_ASSERT(call_closed(&p, o));
         CU_ASSERT(echo_ok(&p, h, "e1"));
-        finish(&p);
+        at_finish(&p);
     }
 }
 
@@ -2231,13 +2205,13 @@ static void test_ctx_call_error_while_idle(void)
 static void test_ctx_call_returns_or_cancels(void)
 {
     simpeer p;
-    start(&p, NULL);
-    int h = peer(&p);
+    at_start(&p, NULL);
+    int h = at_peer(&p);
     char cid[64], kcid[64];
     int o = call_context(&p, h, "k1", 30, "[1, 'a']", cid, sizeof(cid));
     sp_send(&p, o, "{'stop': true, 'cid': '%s'}", cid);
     sp_send(&p, o, "{'return': {'r': 2}, 'cid': '%s'}", cid);
-    CU_ASSERT(ret(&p, h, "k1", "[[1, 'a'], 'returned', {'r': 2}]"));
+    CU_ASSERT(at_return(&p, h, "k1", "[[1, 'a'], 'returned', {'r': 2}]"));
     CU_ASSERT(call_closed(&p, o));
 
     o = call_context(&p, h, "k2", 2, "nil", cid, sizeof(cid));
@@ -2251,10 +2225,10 @@ static void test_ctx_call_returns_or_cancels(void)
     sp_send(&p, o, "{'functype': 'asyncfunc', 'cid': '%s'}", kcid);
     sp_send(&p, o, "{'error': {'tb_str': 'cancelled', 'type_str': 'ContextCancelled'}, 'cid': '%s'}", cid);
     sp_send(&p, o, "{'return': nil, 'cid': '%s'}", kcid);
-    CU_ASSERT(ret(&p, h, "k2", "[nil, 'cancelled', nil]"));
+    CU_ASSERT(at_return(&p, h, "k2", "[nil, 'cancelled', nil]"));
     CU_ASSERT(call_closed(&p, o));
     CU_ASSERT(p.warnings == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-29, RPC-12, RPC-11: what makes a call fail, none of which harms the
@@ -2266,8 +2240,8 @@ static void test_ctx_call_failures(void)
     sc_actor_config cfg = config();
     cfg.limits.max_frame = 4096;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "b1", "scwire_service", "ctx_call",
            "{'host': 'h', 'port': 0, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
     CU_ASSERT(sp_expect_error(&p, h, "b1", "TypeError", "'port'") != NULL);
@@ -2278,14 +2252,14 @@ static void test_ctx_call_failures(void)
 
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_call",
            "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
-    CU_ASSERT(ft(&p, h, "c1", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc"));
     sp_connect_failed(&p, p.last_connect, "Connection refused");
     CU_ASSERT(sp_expect_error(&p, h, "c1", "ConnectionError", "Connection refused") != NULL);
 
     char cid[64];
     sp_cmd(&p, h, "c2", "scwire_service", "ctx_call",
            "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
-    CU_ASSERT(ft(&p, h, "c2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncfunc"));
     int o = p.last_connect;
     sp_connected(&p, o);
     sp_send_uid(&p, o, "callee", CALLEE);
@@ -2298,7 +2272,7 @@ static void test_ctx_call_failures(void)
            "{'host': 'h', 'port': 1, 'ns': 's', 'func': 'f', 'kwargs': {}, 'idle': 1}");
     sp_connected(&p, p.last_connect);
     sp_run_timers(&p, cfg.limits.handshake_timeout + 1);
-    CU_ASSERT(ft(&p, h, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, h, "c3", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "c3", "ConnectionError", "in time") != NULL);
 
     o = call_context(&p, h, "c4", 1, "nil", cid, sizeof(cid));
@@ -2318,10 +2292,10 @@ static void test_ctx_call_failures(void)
 
     o = call_context(&p, h, "c6", 30, "nil", cid, sizeof(cid));
     sp_cmd(&p, h, "x6", "self", "_cancel_task", "{'cid': 'c6'}");
-    CU_ASSERT(ft(&p, h, "x6", "asyncfunc") && ret(&p, h, "x6", "nil"));
+    CU_ASSERT(at_functype(&p, h, "x6", "asyncfunc") && at_return(&p, h, "x6", "nil"));
     CU_ASSERT(call_closed(&p, o));
     CU_ASSERT(echo_ok(&p, h, "e1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ctx_call the same way: one call cancelled when idle ends, one failed by
@@ -2367,7 +2341,7 @@ static unsigned long sweep(const sc_actor_config *cfg, void (*run)(simpeer *))
     int clean = 0;
     for (n = 1; n < 100000 && !clean; n++) {
         simpeer p;
-        start(&p, cfg);
+        at_start(&p, cfg);
         sp_failmalloc(&p, n);
         run(&p);
         clean = !sp_failmalloc_hit(&p);
@@ -2411,7 +2385,7 @@ static void test_failmalloc(void)
         sc_alloc_fail_at(0);
         clean = rc == SC_OK;
         CU_ASSERT(rc == SC_OK || rc == SC_ENOMEM);
-        finish(&p);
+        at_finish(&p);
     }
     CU_ASSERT(clean);
 }

@@ -12,6 +12,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "actortest.h"
 #include "msg.h"
 #include "simpeer.h"
 #include "suites.h"
@@ -19,7 +20,7 @@
 #define ANAME "scwire-ref"
 #define AU SP_ACTOR_UUID
 #define AUID "['" ANAME "', '" AU "']"
-#define U1 "11111111-1111-4111-8111-111111111111"
+#define U1 AT_PEER_UUID
 #define RU "99999999-9999-4999-8999-999999999999"
 #define PU "88888888-8888-4888-8888-888888888888"
 #define SVC "scwire_service"
@@ -41,31 +42,9 @@ static sc_actor_config parent_config(void)
     return c;
 }
 
-static void start(simpeer *p, const sc_actor_config *cfg)
-{
-    CU_ASSERT_FATAL(sp_init(p, cfg) == SC_OK);
-}
-
-static void finish(simpeer *p)
-{
-    CU_ASSERT(sp_free(p) == 0);
-}
-
-static int peer(simpeer *p)
-{
-    int h = sp_handshake(p, "peer", U1);
-    CU_ASSERT_FATAL(h >= 0);
-    return h;
-}
-
 static int ft(simpeer *p, int h, const char *cid)
 {
-    return sp_expect(p, h, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
-}
-
-static int ret(simpeer *p, int h, const char *cid, const char *value)
-{
-    return sp_expect(p, h, "{'return': %s, 'cid': '%s'}", value, cid);
+    return at_functype(p, h, cid, "asyncfunc");
 }
 
 static int canonical_uuid4(const char *s)
@@ -194,8 +173,8 @@ static void test_spawn_event(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     CU_ASSERT(ft(&p, h, "c1") && sp_unread(&p, h) == 0);
     sc_event ev;
@@ -211,7 +190,7 @@ static void test_spawn_event(void)
     sp_cmd(&p, h, "l2", SVC, "spawn_list", "{}");
     CU_ASSERT(ft(&p, h, "l2"));
     CU_ASSERT(sp_expect(&p, h, "{'return': [['w', '%s', 4242, 'spawning']], 'cid': 'l2'}", ev.uuid));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-3, SUP-7, MSG-2: the child's channel carries the parent's uid, the
@@ -220,8 +199,8 @@ static void test_init_map_and_command(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': [1, 'x']}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -231,13 +210,13 @@ static void test_init_map_and_command(void)
     CU_ASSERT(ft(&p, h, "c1"));
     CU_ASSERT(!sp_closed(&p, w) && sp_unread(&p, h) == 0);
     /* The registry the parent knows travels in _arb_addr. */
-    finish(&p);
+    at_finish(&p);
     cfg.registry_host = "127.0.0.1";
     cfg.registry_port = 1616;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
     sp_connect_failed(&p, p.last_connect, "refused");
-    h = peer(&p);
+    h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
     w = child_connects(&p, &ev);
@@ -245,7 +224,7 @@ static void test_init_map_and_command(void)
                                "'scwire-ref'}, '_arb_addr': ['127.0.0.1', 1616], 'bind_host': "
                                "'127.0.0.1', 'bind_port': 0, '_runtime_vars': {'_debug_mode': false, "
                                "'_is_root': false, '_root_mailbox': ['127.0.0.1', 4000]}}"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-7, SUP-13, SVC-20: the result is collected, the child cancelled
@@ -255,8 +234,8 @@ static void test_result_after_reap(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 5}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -268,10 +247,10 @@ static void test_result_after_reap(void)
     child_cancelled(&p, w, 1);
     CU_ASSERT(sp_unread(&p, h) == 0 && sp_count_events(&p, SC_EV_SIGNAL) == 0);
     sp_child_exited(&p, ev.child, SP_EXITED(0));
-    CU_ASSERT(ret(&p, h, "c1", "5"));
+    CU_ASSERT(at_return(&p, h, "c1", "5"));
     CU_ASSERT(sp_stats(&p).children == 0 && sp_stats(&p).contexts == 0);
     CU_ASSERT(sc_actor_next_deadline(p.actor) < 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-20, SUP-7: the child's error comes back with its type_str and its
@@ -280,8 +259,8 @@ static void test_error_type_kept(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "raise_error", "{'type_str': 'KeyError', 'text': 'nope'}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -298,7 +277,7 @@ static void test_error_type_kept(void)
     snprintf(uid, sizeof(uid), "('w', '%s'): failed with KeyError; self.cancel acknowledged; exited "
                                "with status 0", ev.uuid);
     CU_ASSERT(strstr(tb_of(m, tb, sizeof(tb)), uid) != NULL);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* A run_in_children scope with two children, both connected. */
@@ -323,8 +302,8 @@ static void test_one_cancels_all(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sc_event ea, eb;
     int wa, wb;
     char cida[64], cidb[64];
@@ -347,7 +326,7 @@ static void test_one_cancels_all(void)
              ea.uuid);
     CU_ASSERT(strstr(tb, want) != NULL);
     CU_ASSERT(sp_count_events(&p, SC_EV_SIGNAL) == 0 && sp_stats(&p).children == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-11, SVC-21: several failures arrive together as a MultiError naming
@@ -356,8 +335,8 @@ static void test_multi_error_and_results(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sc_event ea, eb;
     int wa, wb;
     char cida[64], cidb[64];
@@ -375,11 +354,11 @@ static void test_multi_error_and_results(void)
     tb_of(m, tb, sizeof(tb));
     snprintf(want, sizeof(want), "KeyError from ('b', '%s')", eb.uuid);
     CU_ASSERT(strstr(tb, want) != NULL && strstr(tb, "ValueError: v\n") && strstr(tb, "KeyError: k\n"));
-    finish(&p);
+    at_finish(&p);
 
     /* All return: the array in spec order, whatever order they answer in. */
-    start(&p, &cfg);
-    h = peer(&p);
+    at_start(&p, &cfg);
+    h = at_peer(&p);
     two_children(&p, h, "echo", "{'value': 'b'}", &ea, &eb, &wa, &wb, cida, cidb);
     child_returns(&p, wb, cidb, "'b'");
     child_returns(&p, wa, cida, "'a'");
@@ -387,8 +366,8 @@ static void test_multi_error_and_results(void)
     child_cancelled(&p, wb, 1);
     sp_child_exited(&p, ea.child, SP_EXITED(0));
     sp_child_exited(&p, eb.child, SP_EXITED(0));
-    CU_ASSERT(ret(&p, h, "c1", "['a', 'b']"));
-    finish(&p);
+    CU_ASSERT(at_return(&p, h, "c1", "['a', 'b']"));
+    at_finish(&p);
 }
 
 /* R90, SUP-8: the acknowledgement counts even when the child's exit is
@@ -398,8 +377,8 @@ static void test_cancel_ack_drained(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "s1", SVC, "spawn_start", "{'name': 'd'}");
     CU_ASSERT(ft(&p, h, "s1"));
     sc_event ev;
@@ -412,7 +391,7 @@ static void test_cancel_ack_drained(void)
     sp_send(&p, w, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
     sp_send(&p, w, "{'return': {'uid': ['d', '%s'], 'sockaddr': ['127.0.0.1', 5001], 'init': nil}, "
                    "'cid': '%s'}", ev.uuid, cid);
-    CU_ASSERT(ret(&p, h, "s1", "['127.0.0.1', 5001]"));
+    CU_ASSERT(at_return(&p, h, "s1", "['127.0.0.1', 5001]"));
     sp_cmd(&p, h, "k1", SVC, "spawn_cancel", "{'name': 'd'}");
     CU_ASSERT(ft(&p, h, "k1"));
     CU_ASSERT(expect_cmd(&p, w, "self", "cancel", "{}", cid, sizeof(cid)));
@@ -423,12 +402,12 @@ static void test_cancel_ack_drained(void)
     sp_send(&p, w, "{'return': true, 'cid': '%s'}", cid);
     CU_ASSERT(sp_unread(&p, h) == 0);
     sp_eof(&p, w, 0);
-    CU_ASSERT(ret(&p, h, "k1", "true"));
-    finish(&p);
+    CU_ASSERT(at_return(&p, h, "k1", "true"));
+    at_finish(&p);
 
     /* A channel that does not end is given up after 0.5 s. */
-    start(&p, &cfg);
-    h = peer(&p);
+    at_start(&p, &cfg);
+    h = at_peer(&p);
     sp_cmd(&p, h, "s1", SVC, "spawn_start", "{'name': 'd'}");
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
     sp_child_spawned(&p, ev.child, 100);
@@ -442,8 +421,8 @@ static void test_cancel_ack_drained(void)
     CU_ASSERT(sp_closed(&p, w));
     /* spawn_start learns that its child ended before it was up */
     CU_ASSERT(sp_expect_error(&p, h, "s1", "ActorDied", "ended before it was up: exited with status 0") != NULL);
-    CU_ASSERT(ret(&p, h, "k1", "false"));
-    finish(&p);
+    CU_ASSERT(at_return(&p, h, "k1", "false"));
+    at_finish(&p);
 }
 
 /* SUP-8, SUP-9, SVC-23: a child that does not answer self.cancel is
@@ -453,8 +432,8 @@ static void test_kill_grace_timers(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -488,15 +467,15 @@ static void test_kill_grace_timers(void)
     sp_child_exited(&p, ev.child, SP_SIGNALED(9));
     /* the channel is still open: it is drained first */
     sp_eof(&p, w, 1);
-    CU_ASSERT(ret(&p, h, "c1", "1"));
+    CU_ASSERT(at_return(&p, h, "c1", "1"));
     CU_ASSERT(sp_stats(&p).children == 0);
-    finish(&p);
+    at_finish(&p);
 
     /* --kill-grace and --cancel-timeout move the deadlines. */
     cfg.kill_grace = 0.2;
     cfg.cancel_timeout = 0.1;
-    start(&p, &cfg);
-    h = peer(&p);
+    at_start(&p, &cfg);
+    h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
     w = child_up(&p, &ev, "echo", "{'value': 1}", cid, sizeof(cid));
@@ -508,7 +487,7 @@ static void test_kill_grace_timers(void)
     CU_ASSERT(sp_count_events(&p, SC_EV_SIGNAL) == 1);
     sp_run_timers(&p, 0.2);
     CU_ASSERT(sp_count_events(&p, SC_EV_SIGNAL) == 2 && p.now <= t0 + 0.42);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-20, SVC-24: a child that ends before its result fails the call with
@@ -525,8 +504,8 @@ static void test_child_exit_reports(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sc_actor_config cfg = parent_config();
         simpeer p;
-        start(&p, &cfg);
-        int h = peer(&p);
+        at_start(&p, &cfg);
+        int h = at_peer(&p);
         run_in_child(&p, h, "c1", "w", "sleep_forever", "{}");
         sc_event ev;
         CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -535,24 +514,24 @@ static void test_child_exit_reports(void)
         int w = child_up(&p, &ev, "sleep_forever", "{}", cid, sizeof(cid));
         sp_send(&p, w, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
         sp_cmd(&p, h, "k1", SVC, "spawn_kill", "{'name': 'w', 'signal': 9}");
-        CU_ASSERT(ft(&p, h, "c1") && ft(&p, h, "k1") && ret(&p, h, "k1", "1"));
+        CU_ASSERT(ft(&p, h, "c1") && ft(&p, h, "k1") && at_return(&p, h, "k1", "1"));
         const sc_event *s = sp_last_event(&p, SC_EV_SIGNAL, 0);
         CU_ASSERT(s && s->child == ev.child && s->status == 9);
         sp_eof(&p, w, 1);   /* the socket dies with the process */
         CU_ASSERT(sp_closed(&p, w) && sp_unread(&p, h) == 0);
         sp_child_exited(&p, ev.child, cases[i].status);
         CU_ASSERT(sp_expect_error(&p, h, "c1", "ActorDied", cases[i].how) != NULL);
-        int q = peer(&p);
+        int q = at_peer(&p);
         sp_cmd(&p, q, "e1", SVC, "echo", "{'value': 1}");
-        CU_ASSERT(ft(&p, q, "e1") && ret(&p, q, "e1", "1"));
-        finish(&p);
+        CU_ASSERT(ft(&p, q, "e1") && at_return(&p, q, "e1", "1"));
+        at_finish(&p);
     }
 
     /* The glue cannot start a process: OSError, no exit report follows. */
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -560,7 +539,7 @@ static void test_child_exit_reports(void)
     CU_ASSERT(ft(&p, h, "c1"));
     CU_ASSERT(sp_expect_error(&p, h, "c1", "OSError", "Resource temporarily unavailable") != NULL);
     CU_ASSERT(sp_stats(&p).children == 0 && sc_actor_next_deadline(p.actor) < 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SEC-7, HS-10: only a connection with the child's whole uid becomes the
@@ -569,8 +548,8 @@ static void test_wrong_uid(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -581,7 +560,7 @@ static void test_wrong_uid(void)
         sp_send_uid(&p, f, fakes[i][0], fakes[i][1]);
         CU_ASSERT(sp_unread(&p, f) == 0);
         sp_cmd(&p, f, "e1", SVC, "echo", "{'value': 2}");
-        CU_ASSERT(ft(&p, f, "e1") && ret(&p, f, "e1", "2") && sp_unread(&p, f) == 0);
+        CU_ASSERT(ft(&p, f, "e1") && at_return(&p, f, "e1", "2") && sp_unread(&p, f) == 0);
     }
     char cid[64];
     int w = child_up(&p, &ev, "echo", "{'value': 1}", cid, sizeof(cid));
@@ -590,9 +569,9 @@ static void test_wrong_uid(void)
     int again = child_connects(&p, &ev);
     CU_ASSERT(sp_unread(&p, again) == 0);
     sp_cmd(&p, again, "e1", SVC, "echo", "{'value': 3}");
-    CU_ASSERT(ft(&p, again, "e1") && ret(&p, again, "e1", "3"));
+    CU_ASSERT(ft(&p, again, "e1") && at_return(&p, again, "e1", "3"));
     CU_ASSERT(!sp_closed(&p, w));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-10: an error without cid from a child is its failure, with its
@@ -601,8 +580,8 @@ static void test_actor_level_error(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -620,7 +599,7 @@ static void test_actor_level_error(void)
     const sp_msg *m = sp_expect_error(&p, h, "c1", "ModuleNotFoundError", "No module named x");
     char tb[4000];
     CU_ASSERT(m && strstr(tb_of(m, tb, sizeof(tb)), "self.cancel not acknowledged; exited with status 1"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-8, SUP-2: a child that fails before its sibling connected: the
@@ -631,8 +610,8 @@ static void test_cancel_before_connect(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "c1", SVC, "run_in_children",
            "{'specs': [['a', '" SVC "', 'sleep_forever', {}], ['b', '" SVC "', 'echo', {'value': 1}]]}");
     sc_event ea, eb;
@@ -649,10 +628,10 @@ static void test_cancel_before_connect(void)
     sp_child_exited(&p, eb.child, SP_EXITED(0));
     CU_ASSERT(ft(&p, h, "c1") && sp_expect_error(&p, h, "c1", "ValueError", "early"));
     CU_ASSERT(sp_count_events(&p, SC_EV_SIGNAL) == 0);
-    finish(&p);
+    at_finish(&p);
 
-    start(&p, &cfg);
-    h = peer(&p);
+    at_start(&p, &cfg);
+    h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -667,7 +646,7 @@ static void test_cancel_before_connect(void)
     CU_ASSERT(s && s->status == TERM);
     sp_child_exited(&p, ev.child, SP_SIGNALED(15));
     CU_ASSERT(ft(&p, h, "c1") && sp_expect_error(&p, h, "c1", "TimeoutError", "did not connect back"));
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-13, SELF-4, CAN-5: a call cancelled by its caller (or whose channel
@@ -678,8 +657,8 @@ static void test_call_cancelled(void)
     for (int how = 0; how < 2; how++) {
         sc_actor_config cfg = parent_config();
         simpeer p;
-        start(&p, &cfg);
-        int h = peer(&p);
+        at_start(&p, &cfg);
+        int h = at_peer(&p);
         run_in_child(&p, h, "c1", "w", "sleep_forever", "{}");
         sc_event ev;
         CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -688,7 +667,7 @@ static void test_call_cancelled(void)
         CU_ASSERT(ft(&p, h, "c1"));
         if (how == 0) {
             sp_cmd(&p, h, "x1", "self", "_cancel_task", "{'cid': 'c1'}");
-            CU_ASSERT(ft(&p, h, "x1") && ret(&p, h, "x1", "nil"));
+            CU_ASSERT(ft(&p, h, "x1") && at_return(&p, h, "x1", "nil"));
         } else {
             sp_eof(&p, h, 0);
         }
@@ -697,7 +676,7 @@ static void test_call_cancelled(void)
         sp_child_exited(&p, ev.child, SP_EXITED(0));
         CU_ASSERT(sp_stats(&p).children == 0 && sp_stats(&p).contexts == 0);
         CU_ASSERT(how == 1 || sp_unread(&p, h) == 0);
-        finish(&p);
+        at_finish(&p);
     }
 }
 
@@ -708,8 +687,8 @@ static void test_shutdown_waits_for_children(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "s1", SVC, "spawn_start", "{'name': 'd'}");
     sp_cmd(&p, h, "s2", SVC, "spawn_start", "{'name': 'e'}");
     sc_event ed, ee;
@@ -738,23 +717,23 @@ static void test_shutdown_waits_for_children(void)
     sp_child_exited(&p, ee.child, SP_SIGNALED(9));
     CU_ASSERT(p.exited && p.exit_status == 0);
     CU_ASSERT(sp_find_event(&p, SC_EV_EXIT, 0) == (long)p.nevents - 1);
-    finish(&p);
+    at_finish(&p);
 
     /* self.cancel: acknowledged at once, the exit still waits. */
-    start(&p, &cfg);
-    h = peer(&p);
+    at_start(&p, &cfg);
+    h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "sleep_forever", "{}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
     int w = child_up(&p, &ev, "sleep_forever", "{}", cid, sizeof(cid));
-    int q = peer(&p);
+    int q = at_peer(&p);
     sp_cmd(&p, q, "k1", "self", "cancel", "{}");
-    CU_ASSERT(ft(&p, q, "k1") && ret(&p, q, "k1", "true") && sp_closed(&p, q));
+    CU_ASSERT(ft(&p, q, "k1") && at_return(&p, q, "k1", "true") && sp_closed(&p, q));
     CU_ASSERT(!p.exited);
     child_cancelled(&p, w, 0);
     sp_child_exited(&p, ev.child, SP_EXITED(0));
     CU_ASSERT(p.exited && p.exit_status == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-22, SVC-23, SVC-25: spawn_start hands the child over once it is up;
@@ -764,8 +743,8 @@ static void test_spawn_functions(void)
 {
     sc_actor_config cfg = parent_config();
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     sp_cmd(&p, h, "s1", SVC, "spawn_start", "{'name': 'd'}");
     sc_event ev;
     CU_ASSERT_FATAL(spawned(&p, 0, &ev));
@@ -781,7 +760,7 @@ static void test_spawn_functions(void)
     sp_send(&p, w, "{'functype': 'asyncfunc', 'cid': '%s'}", cid);
     sp_send(&p, w, "{'return': {'uid': ['d', '%s'], 'sockaddr': ['127.0.0.1', 5001], 'init': {}}, "
                    "'cid': '%s'}", ev.uuid, cid);
-    CU_ASSERT(ret(&p, h, "s1", "['127.0.0.1', 5001]"));
+    CU_ASSERT(at_return(&p, h, "s1", "['127.0.0.1', 5001]"));
     sp_cmd(&p, h, "l1", SVC, "spawn_list", "{}");
     CU_ASSERT(ft(&p, h, "l1"));
     CU_ASSERT(sp_expect(&p, h, "{'return': [['d', '%s', 100, 'running']], 'cid': 'l1'}", ev.uuid));
@@ -794,9 +773,9 @@ static void test_spawn_functions(void)
     child_cancelled(&p, w, 1);
     CU_ASSERT(sp_unread(&p, h) == 0);
     sp_child_exited(&p, ev.child, SP_EXITED(0));
-    CU_ASSERT(ret(&p, h, "k1", "true"));
+    CU_ASSERT(at_return(&p, h, "k1", "true"));
     sp_cmd(&p, h, "l2", SVC, "spawn_list", "{}");
-    CU_ASSERT(ft(&p, h, "l2") && ret(&p, h, "l2", "[]"));
+    CU_ASSERT(ft(&p, h, "l2") && at_return(&p, h, "l2", "[]"));
     /* The name is free again. */
     sp_cmd(&p, h, "s3", SVC, "spawn_start", "{'name': 'd'}");
     CU_ASSERT(ft(&p, h, "s3") && sp_count_events(&p, SC_EV_SPAWN) == 2);
@@ -835,7 +814,7 @@ static void test_spawn_functions(void)
             fprintf(stderr, "  refusal %zu: %s %s\n", i, bad[i].func, bad[i].kwargs);
     }
     CU_ASSERT(sp_count_events(&p, SC_EV_SPAWN) == 2 && sp_unread(&p, h) == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* The limit of children: none by default in the core, and a bound. */
@@ -844,16 +823,16 @@ static void test_children_limit(void)
     sc_actor_config cfg = parent_config();
     cfg.max_children = 0;
     simpeer p;
-    start(&p, &cfg);
-    int h = peer(&p);
+    at_start(&p, &cfg);
+    int h = at_peer(&p);
     run_in_child(&p, h, "c1", "w", "echo", "{'value': 1}");
     CU_ASSERT(ft(&p, h, "c1") && sp_expect_error(&p, h, "c1", "RuntimeError", "does not spawn"));
     CU_ASSERT(sp_count_events(&p, SC_EV_SPAWN) == 0);
-    finish(&p);
+    at_finish(&p);
 
     cfg.max_children = 2;
-    start(&p, &cfg);
-    h = peer(&p);
+    at_start(&p, &cfg);
+    h = at_peer(&p);
     sp_cmd(&p, h, "c1", SVC, "run_in_children",
            "{'specs': [['a', 'x', 'y', {}], ['b', 'x', 'y', {}], ['c', 'x', 'y', {}]]}");
     CU_ASSERT(ft(&p, h, "c1") && sp_expect_error(&p, h, "c1", "RuntimeError", "limit of 2"));
@@ -863,7 +842,7 @@ static void test_children_limit(void)
     CU_ASSERT(ft(&p, h, "s1") && ft(&p, h, "s2") && ft(&p, h, "s3"));
     CU_ASSERT(sp_expect_error(&p, h, "s3", "RuntimeError", "limit of 2") != NULL);
     CU_ASSERT(sp_count_events(&p, SC_EV_SPAWN) == 2);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- the child ------------------------------------------------------------------------ */
@@ -912,7 +891,7 @@ static void test_child_start(void)
 {
     sc_actor_config cfg = child_config();
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     int h = parent_side(&p);
     CU_ASSERT(sp_count_events(&p, SC_EV_LISTEN) == 0);
     /* The init map and a command in one segment, with an unknown key. */
@@ -957,13 +936,13 @@ static void test_child_start(void)
                                "'not_a_key': [1, 2]}}, 'cid': 'i1'}"));
     /* self.cancel from the parent: acknowledged, unregister, exit 0. */
     pcmd(&p, h, "k1", "self", "cancel", "{}");
-    CU_ASSERT(ft(&p, h, "k1") && ret(&p, h, "k1", "true") && sp_expect(&p, h, "nil"));
+    CU_ASSERT(ft(&p, h, "k1") && at_return(&p, h, "k1", "true") && sp_expect(&p, h, "nil"));
     CU_ASSERT(sp_closed(&p, h) && !p.exited);
     int unreg = p.last_connect;
     CU_ASSERT(unreg != reg && p.conns[unreg].port == 1616);
     sp_connect_failed(&p, unreg, "refused");
     CU_ASSERT(p.exited && p.exit_status == 0);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-6, MSG-4: an init map the child cannot apply: an actor-level error
@@ -1005,7 +984,7 @@ static void test_child_bad_init(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sc_actor_config cfg = child_config();
         simpeer p;
-        start(&p, &cfg);
+        at_start(&p, &cfg);
         int h = parent_side(&p);
         CU_ASSERT(sp_unread(&p, h) == 0);
         sp_send(&p, h, "%s", cases[i].map);
@@ -1021,7 +1000,7 @@ static void test_child_bad_init(void)
         CU_ASSERT(ok);
         CU_ASSERT(sp_expect(&p, h, "nil") && sp_unread(&p, h) == 0 && sp_closed(&p, h));
         CU_ASSERT(p.exited && p.exit_status == 1 && sp_count_events(&p, SC_EV_LISTEN) == 0);
-        finish(&p);
+        at_finish(&p);
     }
 }
 
@@ -1032,7 +1011,7 @@ static void test_child_init_only_from_parent(void)
 {
     sc_actor_config cfg = child_config();
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     int h = parent_side(&p);
     sp_send(&p, h, CHILD_INIT("nil"));
     sp_listening(&p, "127.0.0.2", 5005);
@@ -1047,7 +1026,7 @@ static void test_child_init_only_from_parent(void)
     CU_ASSERT(m && sp_match(m, "{'return': {'uid': " CUID ", 'sockaddr': ['127.0.0.2', 5005], 'init': "
                                CHILD_INIT("nil") "}, 'cid': 'i1'}"));
     CU_ASSERT(!p.exited && sp_count_events(&p, SC_EV_CONNECT) == 1);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SUP-12, CAN-3: the parent channel ends: every task is cancelled and the
@@ -1057,7 +1036,7 @@ static void test_child_parent_lost(void)
     for (int how = 0; how < 3; how++) {
         sc_actor_config cfg = child_config();
         simpeer p;
-        start(&p, &cfg);
+        at_start(&p, &cfg);
         int h = parent_side(&p);
         sp_send(&p, h, CHILD_INIT("nil"));
         sp_listening(&p, "127.0.0.2", 5005);
@@ -1071,32 +1050,32 @@ static void test_child_parent_lost(void)
             sp_eof(&p, h, how == 2);
         CU_ASSERT(p.exited && p.exit_status == (how == 0 ? 0 : 1));
         CU_ASSERT(sp_closed(&p, q) && sp_stats(&p).contexts == 0);
-        finish(&p);
+        at_finish(&p);
     }
     /* No parent to connect to, or no init map in time. */
     sc_actor_config cfg = child_config();
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     sp_start(&p);
     sp_connect_failed(&p, p.last_connect, "Connection refused");
     CU_ASSERT(p.exited && p.exit_status == 1 && sp_log_has(&p, "Failed to connect to parent"));
-    finish(&p);
-    start(&p, &cfg);
+    at_finish(&p);
+    at_start(&p, &cfg);
     int h = parent_side(&p);
     sp_advance(&p, 9.99);
     CU_ASSERT(!p.exited);
     sp_advance(&p, 0.02);
     CU_ASSERT(p.exited && p.exit_status == 1 && sp_closed(&p, h));
-    finish(&p);
+    at_finish(&p);
     /* No listener where the map says. */
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     h = parent_side(&p);
     sp_send(&p, h, CHILD_INIT("nil"));
     sp_listen_failed(&p, "Address already in use");
     const sp_msg *m = sp_next(&p, h);
     CU_ASSERT(m && sp_tb_has(m, "OSError: cannot listen where the parent said: Address already in use"));
     CU_ASSERT(p.exited && p.exit_status == 1);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* SVC-27, SVC-28, MSG-4, SUP-10: spawn_crash sends the actor-level error
@@ -1106,7 +1085,7 @@ static void test_child_crash_and_stubborn(void)
 {
     sc_actor_config cfg = child_config();
     simpeer p;
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     int h = parent_side(&p);
     sp_send(&p, h, CHILD_INIT("nil"));
     sp_listening(&p, "127.0.0.2", 5005);
@@ -1116,9 +1095,9 @@ static void test_child_crash_and_stubborn(void)
     const sp_msg *m = sp_next(&p, h);
     CU_ASSERT(m && m->obj.via.map.size == 1 && sp_tb_has(m, "OSError: disk on fire"));
     CU_ASSERT(sp_expect(&p, h, "nil") && p.exited && p.exit_status == 1);
-    finish(&p);
+    at_finish(&p);
 
-    start(&p, &cfg);
+    at_start(&p, &cfg);
     h = parent_side(&p);
     sp_send(&p, h, CHILD_INIT("nil"));
     sp_listening(&p, "127.0.0.2", 5005);
@@ -1131,7 +1110,7 @@ static void test_child_crash_and_stubborn(void)
     CU_ASSERT(!p.exited && sp_log_has(&p, "ignoring the shutdown signal"));
     sp_eof(&p, h, 0);
     CU_ASSERT(p.exited && p.exit_status == 1);
-    finish(&p);
+    at_finish(&p);
 }
 
 /* ---- allocation failures ------------------------------------------------------------- */
@@ -1271,7 +1250,7 @@ static void failmalloc_sweep(const sc_actor_config *cfg, void (*run)(simpeer *))
     int clean = 0;
     for (n = 1; n < 100000 && !clean; n++) {
         simpeer p;
-        start(&p, cfg);
+        at_start(&p, cfg);
         sp_failmalloc(&p, n);
         run(&p);
         clean = !sp_failmalloc_hit(&p);
