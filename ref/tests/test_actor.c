@@ -53,7 +53,8 @@ static int stopped(simpeer *p, int h, const char *cid)
 static int echo_ok(simpeer *p, int h, const char *cid)
 {
     sp_cmd(p, h, cid, "scwire_service", "echo", "{'value': [1, 'x']}");
-    return at_functype(p, h, cid, "asyncfunc") && at_return(p, h, cid, "[1, 'x']") && sp_unread(p, h) == 0;
+    return at_functype(p, h, cid, "asyncfunc") && at_return(p, h, cid, "[1, 'x']") &&
+           sp_unread(p, h) == 0;
 }
 
 /* n yields i0, i0+1, ... for cid, arriving in one segment. */
@@ -236,7 +237,8 @@ static void test_hs_uid_with_commands(void)
     sp_bytes_free(&b);
     CU_ASSERT(sp_expect(&p, h, "['" ANAME "', '" AU "']"));
     CU_ASSERT(at_functype(&p, h, "c1", "asyncfunc") && at_return(&p, h, "c1", "7"));
-    CU_ASSERT(at_functype(&p, h, "c2", "asyncgen") && yielded(&p, h, "c2", "0") && stopped(&p, h, "c2"));
+    CU_ASSERT(at_functype(&p, h, "c2", "asyncgen") && yielded(&p, h, "c2", "0") &&
+              stopped(&p, h, "c2"));
     at_finish(&p);
 }
 
@@ -828,13 +830,15 @@ static void test_ctx_simple_functions(void)
     CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     CU_ASSERT(sp_expect_error(&p, h, "c1", "KeyError", "KeyError: ") != NULL);
     sp_cmd(&p, h, "c2", "scwire_service", "ctx_return", "{'value': [1, 2]}");
-    CU_ASSERT(at_functype(&p, h, "c2", "context") && started(&p, h, "c2", "nil") && at_return(&p, h, "c2", "[1, 2]"));
+    CU_ASSERT(at_functype(&p, h, "c2", "context") && started(&p, h, "c2", "nil") &&
+              at_return(&p, h, "c2", "[1, 2]"));
     sp_cmd(&p, h, "c3", "scwire_service", "ctx_stream_out", "{'n': 2}");
     CU_ASSERT(at_functype(&p, h, "c3", "context") && started(&p, h, "c3", "nil"));
     CU_ASSERT(yielded(&p, h, "c3", "0") && yielded(&p, h, "c3", "1") && stopped(&p, h, "c3"));
     CU_ASSERT(at_return(&p, h, "c3", "2"));
     sp_cmd(&p, h, "c4", "scwire_service", "ctx_stream_out", "{'n': 0}");
-    CU_ASSERT(at_functype(&p, h, "c4", "context") && started(&p, h, "c4", "nil") && stopped(&p, h, "c4"));
+    CU_ASSERT(at_functype(&p, h, "c4", "context") && started(&p, h, "c4", "nil") &&
+              stopped(&p, h, "c4"));
     CU_ASSERT(at_return(&p, h, "c4", "0"));
     sp_cmd(&p, h, "c5", "scwire_service", "ctx_no_stream", "{'value': {'k': 'ready'}}");
     CU_ASSERT(at_functype(&p, h, "c5", "context") && started(&p, h, "c5", "{'k': 'ready'}"));
@@ -1177,7 +1181,8 @@ static void test_cancel_task_scope(void)
     int c = sp_handshake(&p, "other", U2);
     sp_cmd(&p, a, "c1", "scwire_service", "ctx_no_stream", "{'value': nil}");
     sp_cmd(&p, a, "c3", "scwire_service", "sleep_forever", "{}");
-    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil") && at_functype(&p, a, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil") &&
+              at_functype(&p, a, "c3", "asyncfunc"));
     sp_cmd(&p, b, "k1", "self", "_cancel_task", "{'cid': 'c1'}");
     CU_ASSERT(at_functype(&p, b, "k1", "asyncfunc") && at_return(&p, b, "k1", "nil"));
     sp_cmd(&p, c, "k2", "self", "_cancel_task", "{'cid': 'c1'}");
@@ -1274,7 +1279,8 @@ static void test_self_cancel(void)
     sp_cmd(&p, b, "d1", "scwire_service", "ctx_echo", "{'first': nil}");
     sp_cmd(&p, b, "d2", "scwire_service", "sleep_forever", "{}");
     CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
-    CU_ASSERT(at_functype(&p, b, "d1", "context") && started(&p, b, "d1", "nil") && at_functype(&p, b, "d2", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, b, "d1", "context") && started(&p, b, "d1", "nil") &&
+              at_functype(&p, b, "d2", "asyncfunc"));
     size_t ev0 = p.nevents;
     sp_cmd(&p, a, "k1", "self", "cancel", "{}");
     CU_ASSERT(at_functype(&p, a, "k1", "asyncfunc"));
@@ -1307,7 +1313,8 @@ static void test_shutdown(void)
     sp_cmd(&p, a, "c2", "scwire_service", "count", "{'n': 0}");
     sp_cmd(&p, a, "c3", "scwire_service", "sleep", "{'seconds': 5}");
     CU_ASSERT(at_functype(&p, a, "c1", "context") && started(&p, a, "c1", "nil"));
-    CU_ASSERT(at_functype(&p, a, "c2", "asyncgen") && stopped(&p, a, "c2") && at_functype(&p, a, "c3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "c2", "asyncgen") && stopped(&p, a, "c2") &&
+              at_functype(&p, a, "c3", "asyncfunc"));
     sc_actor_shutdown(p.actor, p.now);
     sp_pump(&p);
     CU_ASSERT(sp_expect_error(&p, a, "c1", "ContextCancelled", NULL) != NULL);
@@ -1354,7 +1361,8 @@ static void test_registry_functions(void)
     CU_ASSERT(at_functype(&p, a, "w2", "asyncfunc"));
     CU_ASSERT(at_return(&p, a, "w2", "[['10.0.0.1', 5002], ['10.0.0.2', 5001]]"));
     sp_cmd(&p, a, "f1", "self", "find_actor", "{'name': 'svc'}");
-    CU_ASSERT(at_functype(&p, a, "f1", "asyncfunc") && at_return(&p, a, "f1", "['10.0.0.1', 5002]"));
+    CU_ASSERT(at_functype(&p, a, "f1", "asyncfunc") &&
+              at_return(&p, a, "f1", "['10.0.0.1', 5002]"));
     sp_cmd(&p, a, "f2", "self", "find_actor", "{'name': 'u1'}");
     CU_ASSERT(at_functype(&p, a, "f2", "asyncfunc") && at_return(&p, a, "f2", "nil"));
     sp_cmd(&p, a, "g2", "self", "get_registry", "{}");
@@ -1370,7 +1378,8 @@ static void test_registry_functions(void)
     CU_ASSERT(at_functype(&p, a, "u2", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, a, "u2", "KeyError", "('svc', 'u1')") != NULL);
     sp_cmd(&p, a, "f3", "self", "find_actor", "{'name': 'svc'}");
-    CU_ASSERT(at_functype(&p, a, "f3", "asyncfunc") && at_return(&p, a, "f3", "['10.0.0.2', 5001]"));
+    CU_ASSERT(at_functype(&p, a, "f3", "asyncfunc") &&
+              at_return(&p, a, "f3", "['10.0.0.2', 5001]"));
     CU_ASSERT(sp_stats(&p).registry_entries == 2 && sp_unread(&p, a) == 0);
     at_finish(&p);
 }
@@ -1488,7 +1497,8 @@ static void test_registry_wait_cancelled(void)
     sp_cmd(&p, a, "w1", "self", "wait_for_actor", "{'name': 'svc'}");
     sp_cmd(&p, a, "w2", "self", "wait_for_actor", "{'name': 'svc'}");
     sp_cmd(&p, b, "w3", "self", "wait_for_actor", "{'name': 'svc'}");
-    CU_ASSERT(at_functype(&p, a, "w1", "asyncfunc") && at_functype(&p, a, "w2", "asyncfunc") && at_functype(&p, b, "w3", "asyncfunc"));
+    CU_ASSERT(at_functype(&p, a, "w1", "asyncfunc") && at_functype(&p, a, "w2", "asyncfunc") &&
+              at_functype(&p, b, "w3", "asyncfunc"));
     CU_ASSERT(sp_stats(&p).contexts == 3);
     sp_cmd(&p, a, "k1", "self", "_cancel_task", "{'cid': 'w1'}");
     CU_ASSERT(at_functype(&p, a, "k1", "asyncfunc") && at_return(&p, a, "k1", "nil"));
