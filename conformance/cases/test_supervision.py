@@ -26,9 +26,10 @@ import time
 import pytest
 
 from scwire_conform import msgs
+from scwire_conform.iut import process_table
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import info, must, should
-from scwire_conform.wire import SERVICE, Closed, Conn, Timeout
+from scwire_conform.wire import SERVICE, Conn
 from scwire_conform.wirelog import short
 
 SVC = SERVICE
@@ -54,29 +55,12 @@ def repr_uid(name, uuid):
 
 # --- the process table ------------------------------------------------------
 
-def processes():
-    """{pid: (ppid, state, command line)} of every process in /proc."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                stat = fh.read()
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                argv = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
-        out[int(d)] = (int(rest[1]), rest[0], argv)
-    return out
-
 
 def left_behind(parent_pid, names=()):
     """Processes that are children of parent_pid (zombies included), or whose command
     line carries one of the child names in a --uid."""
     left = []
-    for pid, (ppid, state, argv) in processes().items():
+    for pid, (ppid, state, argv) in process_table().items():
         line = " ".join(argv)
         if ppid == parent_pid or any(f"('{n}', " in line for n in names):
             left.append(f"pid {pid} (parent {ppid}, state {state}): {line[:200]}")
@@ -175,7 +159,7 @@ def test_sup_1_child_process_gets_uid_and_parent_address(parent, fresh_conn_fact
     rows = wait_running(c, [name], settings.prompt)
     _, uuid, pid, _ = rows[0]
     must(isinstance(uuid, str) and msgs.UUID_RE.match(uuid), f"spawn_list uuid {uuid!r}")
-    procs = processes()
+    procs = process_table()
     must(pid in procs, f"spawn_list says pid {pid}, which does not exist")
     ppid, state, argv = procs[pid]
     must(ppid == iut.pid, f"the child (pid {pid}) is not a child process of the IUT "
@@ -337,7 +321,7 @@ def test_sup_9_a_child_that_ignores_cancel_is_terminated_then_killed(
     elapsed = time.monotonic() - t0
     must(r.kind == "return" and r.value is False,
          f"spawn_cancel of a child that ignores self.cancel answered {short(r.final)}, not false")
-    must(pid not in processes(), f"the child (pid {pid}) still exists")
+    must(pid not in process_table(), f"the child (pid {pid}) still exists")
     must(elapsed >= 1.5 * grace, f"killed after {elapsed:.2f} s: no grace period between "
                                  f"SIGTERM and SIGKILL (grace {grace:g} s)")
     must(elapsed < 2 * grace + TRACTOR_ACK_WAIT + settings.prompt,
@@ -745,7 +729,7 @@ def test_msg_4_actor_level_error_goes_only_to_the_parent(child_run, fresh_conn_f
     r = run.result(run.cmd("spawn_info"))
     host, port = r.value["sockaddr"]
     other = fresh_conn_factory(target=Addr(host, port))
-    cid = other.command(SVC, "spawn_crash", {"type_str": "ScwireCrash", "text": "t"})
+    other.command(SVC, "spawn_crash", {"type_str": "ScwireCrash", "text": "t"})
     msg = run.chan.expect(msgs.Pattern("an error without cid",
                                        lambda x: isinstance(x, dict) and set(x) == {"error"}))
     must(msg["error"].get("type_str") == "ScwireCrash", f"actor-level error {short(msg)}")

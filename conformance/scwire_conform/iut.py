@@ -70,6 +70,25 @@ def proc_status_kb(pid, key):
     return None
 
 
+def process_table():
+    """{pid: (ppid, state, argv)} of every process /proc shows (zombies too)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                argv = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+        except OSError:
+            continue
+        # The command name in parentheses may hold spaces and ')'.
+        rest = stat[stat.rindex(")") + 2:].split()
+        out[int(d)] = (int(rest[1]), rest[0], argv)
+    return out
+
+
 def can_connect(host, port, timeout=1.0):
     """Whether something accepts a TCP connection there (connect, then close)."""
     try:

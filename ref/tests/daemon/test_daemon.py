@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 
@@ -15,6 +16,8 @@ import msgpack
 import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(TOP, "conformance"))
+from scwire_conform.iut import process_table  # noqa: E402
 DAEMON = os.path.join(TOP, "build", "scwire-ref")
 TIMEOUT = 10
 
@@ -250,29 +253,11 @@ def subreaper():
     libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-def processes():
-    """{pid: (ppid, state, argv)} of every process we can see."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                stat = fh.read()
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
-        out[int(d)] = (int(rest[1]), rest[0], [a.decode("utf-8", "replace") for a in argv])
-    return out
-
-
 def leftovers(parent_pid, uids=()):
     """Processes whose parent is parent_pid, or whose command line carries one
     of the uid strings."""
     left = []
-    for pid, (ppid, state, argv) in processes().items():
+    for pid, (ppid, state, argv) in process_table().items():
         line = " ".join(argv)
         if ppid == parent_pid or any(u in line for u in uids):
             left.append((pid, ppid, state, line))
