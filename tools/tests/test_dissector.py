@@ -15,7 +15,6 @@ Every subprocess and every wait has a timeout.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -23,16 +22,13 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.dirname(HERE)
-REPO = os.path.dirname(TOOLS)
+from toolenv import TOOLS, Ref, stop_process  # also puts tools/ on sys.path
+
+from scwire_tools import classify, codec, jsonview, pcap, tcpflow, trace  # noqa: E402
+
 LUA = os.path.join(TOOLS, "wireshark", "scwire.lua")
 SEND = os.path.join(TOOLS, "scwire-send")
 TRACE_TOOL = os.path.join(TOOLS, "scwire-trace")
-REF = os.path.join(REPO, "build", "scwire-ref")
-sys.path.insert(0, TOOLS)
-
-from scwire_tools import classify, codec, jsonview, pcap, tcpflow, trace  # noqa: E402
 
 UID_C = ["client", "11111111-2222-4333-8444-555555555555"]
 UID_S = ["server", "66666666-7777-4888-9999-aaaaaaaaaaaa"]
@@ -209,33 +205,6 @@ def test_dissector_port_preference(tshark, synthetic_captures):
 
 # ---- a real capture ------------------------------------------------------------------------
 
-class Ref:
-    def __init__(self, codec_name):
-        if not os.access(REF, os.X_OK):
-            pytest.fail(f"{REF} is missing: run `make` first")
-        self.codec = codec_name
-        self.proc = subprocess.Popen([REF, "--listen", "127.0.0.1:0", "--codec", codec_name],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = [None]
-        t = threading.Thread(target=lambda: line.__setitem__(0, self.proc.stdout.readline()), daemon=True)
-        t.start()
-        t.join(10)
-        if not line[0]:
-            self.stop()
-            pytest.fail("scwire-ref printed no address within 10 s")
-        self.addr = line[0].strip()
-        self.port = int(self.addr.rsplit(":", 1)[1])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 class Capture:
     """dumpcap (or tshark) writing classic pcap of the given ports on loopback."""
 
@@ -272,13 +241,7 @@ class Capture:
             pytest.skip(f"cannot capture on the loopback interface: {reason.strip()}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, grace=15)
 
 
 SESSION = "\n".join([
@@ -299,7 +262,7 @@ SESSION = "\n".join([
 @pytest.fixture(scope="module")
 def live_capture(tshark, tmp_path_factory):
     d = tmp_path_factory.mktemp("live")
-    refs = {name: Ref(name) for name in ("msgpack", "lenprefix")}
+    refs = {name: Ref("--codec", name) for name in ("msgpack", "lenprefix")}
     cap = d / "live.pcap"
     try:
         c = Capture(tshark, [r.port for r in refs.values()], cap)

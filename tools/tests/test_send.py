@@ -9,7 +9,6 @@ Every wait is bounded: subprocesses by `timeout=`, sockets by settimeout.
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,11 +17,10 @@ import threading
 import msgpack
 import pytest
 
-from toolenv import REPO, TOOLS, VECTORS, needs_vectors  # also puts tools/ on sys.path
+from toolenv import TOOLS, VECTORS, Ref, needs_vectors  # also puts tools/ on sys.path
 
 SEND = os.path.join(TOOLS, "scwire-send")
 TRACE_TOOL = os.path.join(TOOLS, "scwire-trace")
-REF = os.path.join(REPO, "build", "scwire-ref")
 
 from scwire_tools import trace  # noqa: E402
 from scwire_tools.replay import pick_conn  # noqa: E402
@@ -35,35 +33,6 @@ GOLDEN = ["--map-ns", "svc=scwire_service", "--ignore-peer-name"]
 def send(*args, stdin="", timeout=60):
     return subprocess.run([sys.executable, SEND, *map(str, args)], input=stdin,
                           capture_output=True, text=True, timeout=timeout)
-
-
-class Ref:
-    """A running build/scwire-ref; `addr` is the host:port it printed."""
-
-    def __init__(self, *extra):
-        self.codec = extra[extra.index("--codec") + 1] if "--codec" in extra else "msgpack"
-        if not os.access(REF, os.X_OK):
-            pytest.fail(f"{REF} is missing: run `make` first")
-        self.proc = subprocess.Popen([REF, "--listen", "127.0.0.1:0", *extra], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        line = [None]
-        t = threading.Thread(target=lambda: line.__setitem__(0, self.proc.stdout.readline()), daemon=True)
-        t.start()
-        t.join(10)
-        if not line[0]:
-            self.stop()
-            pytest.fail("scwire-ref printed no address within 10 s")
-        self.addr = line[0].strip()
-        self.port = int(self.addr.rsplit(":", 1)[1])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @pytest.fixture(params=["msgpack", "lenprefix"])

@@ -16,40 +16,17 @@ import threading
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+from toolenv import REF, REPO, TESTS, Server
+
 SOAK = os.path.join(REPO, "build", "soak", "scwire-soak")
-REF = os.path.join(REPO, "build", "scwire-ref")
-FAKE = os.path.join(HERE, "soak_fake_iut.py")
+FAKE = os.path.join(TESTS, "soak_fake_iut.py")
 PYTHON = "/usr/bin/python3"
 
 
-class Server:
-    """A child that prints host:port on its first line, stopped on exit."""
-
-    def __init__(self, cmd):
-        for path in (SOAK, cmd[0]):
-            if not os.access(path, os.X_OK):
-                pytest.fail(f"{path} is missing: run `make {os.path.relpath(SOAK, REPO)}` and `make`")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = [""]
-        t = threading.Thread(target=lambda: line.__setitem__(0, self.proc.stdout.readline()), daemon=True)
-        t.start()
-        t.join(10)
-        if not line[0].strip():
-            self.stop()
-            pytest.fail(f"{cmd[0]} printed no address within 10 s")
-        self.addr = line[0].strip()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc.stdout.close()
+def server(cmd):
+    if not os.access(SOAK, os.X_OK):
+        pytest.fail(f"{SOAK} is missing: run `make {os.path.relpath(SOAK, REPO)}`")
+    return Server(cmd)
 
 
 @pytest.fixture
@@ -57,7 +34,7 @@ def fake():
     servers = []
 
     def start(*flags):
-        s = Server([PYTHON, FAKE, *map(str, flags)])
+        s = server([PYTHON, FAKE, *map(str, flags)])
         servers.append(s)
         return s
 
@@ -68,7 +45,7 @@ def fake():
 
 @pytest.fixture
 def ref():
-    s = Server([REF, "--listen", "127.0.0.1:0"])
+    s = server([REF, "--listen", "127.0.0.1:0"])
     yield s
     s.stop()
 
