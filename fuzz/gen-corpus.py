@@ -9,7 +9,7 @@ Usage:
 Writes OUTDIR/<target>/<sha1 of the content>, one file per seed, from:
 
   * the recorded tractor 0.1.0a4 traces, DIR/*.jsonl (default: the
-    shared/vectors/tractor-0.1.0a4 directory next to the repository); every
+    repository's conformance/vectors/tractor-0.1.0a4); every
     `hex` is the exact bytes of one msgpack message, `decode_error` events
     carry raw bytes the recorder could not decode;
   * optionally a directory of raw per-connection byte dumps (one file per
@@ -812,7 +812,7 @@ def register_calls(msg):
 
 def default_vectors():
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, "..", "..", "shared", "vectors", "tractor-0.1.0a4"))
+    return os.path.normpath(os.path.join(here, "..", "conformance", "vectors", "tractor-0.1.0a4"))
 
 
 def main(argv=None):

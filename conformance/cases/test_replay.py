@@ -2,7 +2,7 @@
 """Golden-trace replay: the recorded tractor 0.1.0a4 conversations played against the IUT.
 
 For every recording in which the suite can play the client side (the --vectors
-directory, by default ../shared/vectors/tractor-0.1.0a4), the client's
+directory, by default conformance/vectors/tractor-0.1.0a4), the client's
 messages are sent to the IUT connection by connection and the IUT's replies
 are compared per cid with the recorded daemon's, normalized (replay.py).  The
 recorded daemon was the registry too, so recordings that register run against
@@ -110,14 +110,14 @@ def target_for(rec, iut, private_iut, settings):
         if not settings.iut_cmd:
             pytest.skip("this recording ends the actor (self.cancel); it needs an IUT of its "
                         "own and this run attaches to a running IUT")
-        if rec.uses_registry() and settings.ref_flags:
+        if rec.uses_registry() and "registry-role" in settings.caps:
             return private_iut("--registry-role"), True
         return private_iut(), False
     if not rec.uses_registry():
         return iut, bool(settings.registry)
     if settings.registry:
         return iut, True
-    if settings.iut_cmd and settings.ref_flags:
+    if settings.iut_cmd and "registry-role" in settings.caps:
         return private_iut("--registry-role"), True
     return iut, False
 

@@ -8,7 +8,8 @@ import pytest
 
 from scwire_conform import normalize
 
-VECTORS = "/work/shared/vectors/tractor-0.1.0a4"
+VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "vectors", "tractor-0.1.0a4")
 
 
 def u():
@@ -75,7 +76,6 @@ def test_load_trace(tmp_path):
     assert len(normalize.load_trace(p)) == 8
 
 
-@pytest.mark.skipif(not os.path.isdir(VECTORS), reason="recorded tractor traces not present")
 def test_recorded_tractor_traces_normalize_alike():
     # Two recordings of the same start-up (probe, register) differ only in
     # random ids and ports once normalized.

@@ -13,7 +13,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-/* The three registrations of /work/shared/vectors/tractor-0.1.0a4/i_registry.jsonl,
+/* The three registrations of conformance/vectors/tractor-0.1.0a4/i_registry.jsonl,
  * in the order the registry saw them. */
 #define ARBITER_UUID "06b0b833-830c-4187-b6b3-165a870c66bd"
 #define SVCD_UUID "f3be9845-9054-4aef-a260-88647b52a43f"

@@ -7,7 +7,7 @@
  * is whole.
  *
  * json_msgpack() writes the JSON view of a msgpack value used by the
- * recorded traces (shared/vectors/tractor-0.1.0a4/README.md): maps with only
+ * recorded traces (conformance/vectors/tractor-0.1.0a4/README.md): maps with only
  * str keys as objects, other maps as {"$map": [[k, v], ...]}, bin as
  * {"$bin": "<hex>"}, ext as {"$ext": [type, "<hex>"]}, non-finite floats as
  * {"$float": "nan" | "inf" | "-inf"}. */

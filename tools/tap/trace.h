@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* trace.h - the JSON-lines trace that scwire-tap records, in the format of
- * shared/vectors/tractor-0.1.0a4/README.md plus a "t" on every line.
+ * conformance/vectors/tractor-0.1.0a4/README.md plus a "t" on every line.
  *
  * Each line is built in memory and written with write(2) at once, so the
  * file holds only whole lines up to the last one written, even if the tap

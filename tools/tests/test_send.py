@@ -17,7 +17,7 @@ import threading
 import msgpack
 import pytest
 
-from toolenv import TOOLS, VECTORS, Ref, needs_vectors  # also puts tools/ on sys.path
+from toolenv import TOOLS, VECTORS, Ref  # also puts tools/ on sys.path
 
 SEND = os.path.join(TOOLS, "scwire-send")
 TRACE_TOOL = os.path.join(TOOLS, "scwire-trace")
@@ -241,7 +241,6 @@ def _without_cid(src, dst, cid):
     return dst
 
 
-@needs_vectors
 def test_golden_replay_asyncgen(ref):
     # e_asyncgen conn c3: uid, count(n=5) -> asyncgen, 5 yields, stop; then the
     # caller's _cancel_task for the finished stream -> asyncfunc, nil; then FIN
@@ -252,7 +251,6 @@ def test_golden_replay_asyncgen(ref):
     assert "equal (16 lines, 12 replies compared)" in r.stdout
 
 
-@needs_vectors
 def test_golden_replay_rpc_return(ref, tmp_path):
     src = os.path.join(VECTORS, "c_rpc_return.jsonl")
     # Documented difference: the recording also calls `svc.add(x=40, y=2)`,
@@ -277,7 +275,6 @@ def test_golden_replay_rpc_return(ref, tmp_path):
     assert "equal" in r.stdout
 
 
-@needs_vectors
 def test_replay_default_conn_and_unknown_conn(ref_mp):
     src = os.path.join(VECTORS, "e_asyncgen.jsonl")
     # c1 is the registry probe (no client bytes), c2 registers: the first

@@ -2,9 +2,8 @@
 """Tests of scwire-trace and the shared trace code (tools/scwire_tools).
 
 Most tests build their traces and captures themselves; those that print or
-draw a recorded tractor conversation need the vectors directory
-(vectors/tractor-0.1.0a4, see VECTORS below) and are skipped, with the reason,
-when it is absent.
+draw a recorded tractor conversation read the repository's recordings
+(conformance/vectors/tractor-0.1.0a4, VECTORS of toolenv.py).
 """
 import json
 import os
@@ -17,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from toolenv import TOOLS, VECTORS, needs_vectors  # also puts tools/ on sys.path
+from toolenv import TOOLS, VECTORS  # also puts tools/ on sys.path
 
 TRACE_TOOL = os.path.join(TOOLS, "scwire-trace")
 
@@ -306,7 +305,6 @@ def test_stats(sample):
     assert "#1" not in out                                   # stats only, no listing
 
 
-@needs_vectors
 def test_listing_of_a_recorded_tractor_trace():
     r = run(os.path.join(VECTORS, "e_asyncgen.jsonl"), "--conn", "c3", "--no-color")
     assert r.returncode == 0, r.stderr
@@ -362,7 +360,6 @@ def test_svg_and_html_outputs(tmp_path, sample):
     assert r.returncode == 1 and "cannot write" in r.stderr
 
 
-@needs_vectors
 def test_diagram_of_a_recorded_tractor_trace(tmp_path):
     out = tmp_path / "f.svg"
     r = run(os.path.join(VECTORS, "f_context_stream.jsonl"), "--svg", out)
@@ -500,7 +497,6 @@ def test_bad_and_cut_captures(tmp_path, sample):
     assert r.returncode == 2 and "not a TCP port" in r.stderr
 
 
-@needs_vectors
 def test_pcap_of_a_real_capture():
     # tcpdump of two connect-and-reset probes straight to a tractor daemon.
     r = run(os.path.join(VECTORS, "logs", "b_direct_no_proxy.pcap"), "--pcap", "--port", "17616",

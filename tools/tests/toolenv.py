@@ -21,19 +21,10 @@ if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
 
-def _vectors():
-    """The recorded tractor traces: $SCWIRE_VECTORS, or shared/ next to the repository."""
-    for d in (os.environ.get("SCWIRE_VECTORS"),
-              os.path.join(os.path.dirname(REPO), "shared", "vectors", "tractor-0.1.0a4")):
-        if d and os.path.isfile(os.path.join(d, "e_asyncgen.jsonl")):
-            return d
-    return None
-
-
-VECTORS = _vectors()
-needs_vectors = pytest.mark.skipif(
-    VECTORS is None, reason="recorded tractor traces (vectors/tractor-0.1.0a4) not found; "
-                            "set SCWIRE_VECTORS to their directory")
+# The recorded tractor traces are part of the repository; $SCWIRE_VECTORS
+# points the tests at another recording of the same scenarios.
+VECTORS = os.environ.get("SCWIRE_VECTORS") or os.path.join(
+    REPO, "conformance", "vectors", "tractor-0.1.0a4")
 
 
 def stop_process(proc, grace=5.0):
