@@ -35,7 +35,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build install install-conformance clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors install install-conformance clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -47,7 +47,9 @@ help:
 	@echo "make fuzz-smoke    every fuzz target for FUZZ_SMOKE_SECONDS (30), then the regression replay"
 	@echo "make fuzz TARGET=fuzz_actor SECONDS=600   one long fuzzing run"
 	@echo "make fuzz-coverage what of ref/src the fuzz corpora reach (CORPUS_DIRS adds corpora)"
-	@echo "make bench         benchmarks: a table, and results in tools/bench/results/"
+	@echo "make bench         benchmarks: a table, and results in $(BUILD)/bench/results/"
+	@echo "make bench-publish copy the latest bench results to tools/bench/results/ (tracked)"
+	@echo "make record-vectors  record the tractor traces again from a local tractor (SCWIRE_TRACTOR_PYTHONPATH)"
 	@echo "make soak          load, chaos, leak and SIGTERM scenarios for SOAK_SECONDS (300)"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
@@ -163,6 +165,10 @@ bench-run: bench-build
 	PYTHON=$(PYTHON) $(PYTHON) tools/bench/run-bench $(BENCH_FLAGS)
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
+# The results of `make bench` stay under $(BUILD)/bench/results; this copies
+# the latest summary into tools/bench/results/, the published one.
+bench-publish:
+	$(PYTHON) tools/bench/run-bench --publish
 
 # Reliability under load and chaos (tools/soak/): scwire-soak holds numbered
 # streams both ways on many connections beside hostile ones; run-soak adds
@@ -193,6 +199,12 @@ NETFUZZ_ARGS    ?=
 netfuzz: $(DAEMON)
 	$(PYTHON) tools/scwire-netfuzz --seconds $(NETFUZZ_SECONDS) --out $(BUILD)/netfuzz $(NETFUZZ_ARGS)
 
+# Record the tractor traces of conformance/vectors again, from a tractor
+# 0.1.0a4 importable with SCWIRE_TRACTOR_PYTHONPATH (nothing here installs
+# it); without one it says why and records nothing.
+record-vectors: $(TAP)
+	$(PYTHON) tools/dev/record-vectors --out $(BUILD)/vectors/tractor-0.1.0a4
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/scwire-ref
@@ -219,6 +231,10 @@ install-conformance:
 	install -m 0644 conformance/iut/tractor/*.py $(CONFORM_DEST)/conformance/iut/tractor/
 	chmod 0755 $(CONFORM_DEST)/conformance/iut/tractor/run.py
 	install -m 0644 spec/*.md spec/pending.txt $(CONFORM_DEST)/spec/
+	install -d $(CONFORM_DEST)/conformance/vectors/tractor-0.1.0a4/logs
+	install -m 0644 conformance/vectors/tractor-0.1.0a4/*.jsonl conformance/vectors/tractor-0.1.0a4/README.md \
+		$(CONFORM_DEST)/conformance/vectors/tractor-0.1.0a4/
+	install -m 0644 conformance/vectors/tractor-0.1.0a4/logs/* $(CONFORM_DEST)/conformance/vectors/tractor-0.1.0a4/logs/
 	ln -sf ../lib/scwire/conformance/scwire-conform $(DESTDIR)$(PREFIX)/bin/scwire-conform
 
 clean:

@@ -35,7 +35,7 @@ from scwire_conform.plugin import NAME, Plugin, area_of, free_port, safe_name
 from scwire_conform.profiles import PROFILES, STRICT
 from scwire_conform.registry import RegistryServer
 from scwire_conform.scripted_registry import ScriptedRegistry
-from scwire_conform.settings import REPO_DIR, add_options
+from scwire_conform.settings import add_options
 from scwire_conform.tapsock import DEFAULT_CHOP_PAUSE, DEFAULT_PAUSE_SHARE, SentDump, TapSocket
 from scwire_conform.verdict import Violation
 from scwire_conform.wire import Conn
@@ -50,12 +50,14 @@ MARKERS = [
     "role(name): the role the IUT plays in the case: server (default) or client",
     "tractor_kills: tractor 0.1.0a4 exits on this input; with --expect-profile tractor "
     "the case may end the IUT on purpose",
+    "needs(*caps): IUT capabilities (caps.py) the case needs; it SKIPs when one is not "
+    "declared",
 ]
 # The areas whose cases are conversations: each of their cases runs twice,
 # the second time with every write in 1-byte TCP segments (FRAME-8).
 CHOP_AREAS = {"rpc", "streaming", "context", "registry", "cancel", "unknown-context"}
-DEFAULT_VECTORS = os.path.join(os.path.dirname(REPO_DIR), "shared", "vectors", "tractor-0.1.0a4")
 CONFORMANCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_VECTORS = os.path.join(CONFORMANCE_DIR, "vectors", "tractor-0.1.0a4")
 TRACTOR_ADAPTER = os.path.join(CONFORMANCE_DIR, "iut", "tractor", "run.py")
 
 
@@ -300,11 +302,7 @@ def client_iut(pytestconfig, settings, private_iut, own_iut):
                         "this run attaches to a running IUT")
         if template:
             return own_iut(template.replace("{registry}", registry_addr))
-        if settings.ref_flags:
-            return private_iut("--registry", registry_addr)
-        pytest.skip("the IUT command template has no {registry} placeholder (test-service.md "
-                    "section 1) and is not scwire-ref's, so the IUT cannot be told to register "
-                    "with the suite's registry")
+        return private_iut("--registry", registry_addr)
     return start
 
 

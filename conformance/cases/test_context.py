@@ -244,6 +244,7 @@ def callee(settings, case):
 
 
 @pytest.mark.spec("SVC-29", "HS-1", "HS-3")
+@pytest.mark.needs("ctx-call")
 def test_svc_29_ctx_call_returns_started_and_result(conn, callee):
     """ctx_call connects to the suite, sends its uid (the same as on our connection),
     sends one context command with the ns, func and kwargs given and its own uid
@@ -260,6 +261,7 @@ def test_svc_29_ctx_call_returns_started_and_result(conn, callee):
 
 
 @pytest.mark.spec("CTX-7", "SVC-29")
+@pytest.mark.needs("ctx-call")
 @pytest.mark.parametrize("type_str", ["KeyError", "ContextCancelled"],
                          ids=["error", "unasked-cancelled"])
 def test_ctx_7_error_fails_a_caller_context_nobody_reads(conn, callee, settings, type_str):
@@ -283,6 +285,7 @@ def test_ctx_7_error_fails_a_caller_context_nobody_reads(conn, callee, settings,
 
 
 @pytest.mark.spec("CTX-7", "SVC-29")
+@pytest.mark.needs("ctx-call")
 def test_ctx_7_cancelled_answering_own_cancel_is_no_failure(conn, callee, settings):
     """When idle ends, ctx_call cancels the context with self._cancel_task on the
     same channel; a ContextCancelled answering that request does not fail the

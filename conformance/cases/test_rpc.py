@@ -256,6 +256,7 @@ def test_err_6_error_messages_kept_within_64_KiB(conn, where):
 
 
 @pytest.mark.spec("RPC-11", "SVC-29")
+@pytest.mark.needs("ctx-call")
 @pytest.mark.no_chop("bulk: 80 KB of values")
 def test_rpc_11_result_over_the_message_limit_becomes_an_error(private_iut, fresh_conn_factory,
                                                                 settings, case):

@@ -570,7 +570,7 @@ def test_sec_8_malformed_input_table(r, hostile, settings, private_iut):
         pytest.skip("the IUT is configured as a registry, where this method is served")
     target = private_iut(*r.flags) if r.flags else None
     max_frame = 1048576     # the reference default (limits.md), unless a small IUT is had
-    if r.rid.startswith("33") and settings.ref_flags and settings.iut_cmd:
+    if r.rid.startswith("33") and "limits" in settings.caps and settings.iut_cmd:
         target, max_frame = private_iut("--max-frame", "65536"), 65536
     h = hostile(target=target, allowed=r.allowed, tractor=r.tractor,
                 tractor_bystander=r.tractor_bystander, tractor_checks=r.tractor_checks)

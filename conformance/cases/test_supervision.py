@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from scwire_conform import msgs
+from scwire_conform import caps, msgs
 from scwire_conform.iut import process_table
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import info, must, should
@@ -81,22 +81,23 @@ def no_process_left(iut, names=(), timeout=2.0):
 # --- calling the supervision functions --------------------------------------
 
 def offers_supervision(c):
+    """spawn_list of an IUT that declared the capability supervision."""
     r = c.call(SVC, "spawn_list")
-    if r.functype is None and r.type_str in ("AttributeError", "ModuleNotExposed"):
-        pytest.skip("the IUT does not offer the supervision functions (test-service.md "
-                    "section 5)")
     must(r.kind == "return" and isinstance(r.value, (list, tuple)),
-         f"spawn_list answered {short(r.final)}")
+         f"the IUT declared the capability supervision, but spawn_list answered "
+         f"{short(r.final)} (SVC-19: every supervision function or none)")
     return r.value
 
 
 @pytest.fixture
 def parent(private_iut, fresh_conn_factory, settings):
     """An IUT of the case's own that offers the supervision functions, and a connection
-    to it.  With scwire-ref's flags its kill grace is short, so hard kills are quick."""
+    to it.  With the bound flags its kill grace is short, so hard kills are quick."""
+    caps.require(settings.caps, "supervision", what="the IUT as a parent of child actors")
+
     def start(*flags, short_grace=True):
         extra = list(flags)
-        if short_grace and settings.ref_flags:
+        if short_grace and "limits" in settings.caps:
             extra += ["--kill-grace", str(REF_GRACE)]
         iut = private_iut(*extra)
         c = fresh_conn_factory(target=iut)
@@ -106,7 +107,7 @@ def parent(private_iut, fresh_conn_factory, settings):
 
 
 def grace_of(settings):
-    return REF_GRACE if settings.ref_flags else TRACTOR_GRACE
+    return REF_GRACE if "limits" in settings.caps else TRACTOR_GRACE
 
 
 def long_wait(settings):
@@ -539,24 +540,36 @@ class ChildRun:
         self.name = name
         self.uuid = new_cid()
         self.lsock = socket.create_server((settings.host, 0))
-        self.lsock.settimeout(settings.timeout)
         self.port = self.lsock.getsockname()[1]
         self.uid = ("scwire-conform-parent", new_cid())
-        program = shlex.split(settings.iut_cmd)[0]
-        self.argv = [program, "--uid", repr_uid(name, self.uuid),
-                     "--parent_addr", f"('{settings.host}', {self.port})",
-                     "--codec", settings.codec]
+        self.argv = [w.replace("{uid}", repr_uid(name, self.uuid))
+                     .replace("{parent_addr}", f"('{settings.host}', {self.port})")
+                     .replace("{codec}", settings.codec)
+                     for w in shlex.split(settings.child_cmd)]
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True)
         self.chan = None
-        try:
-            sock, _ = self.lsock.accept()
-        except socket.timeout:
-            self.stop()
-            must(False, f"the child did not connect to its parent within "
-                        f"{settings.timeout:g} s: {' '.join(self.argv)}")
-        self.chan = Conn(sock, settings.codec, log=case.wire_log, timeout=settings.timeout,
-                         accepted=True)
+        self.chan = Conn(self._accept(), settings.codec, log=case.wire_log,
+                         timeout=settings.timeout, accepted=True)
+
+    def _accept(self):
+        """The child's connection; a child that exits first fails the case at once,
+        with what it said on stderr (a usage error, most often)."""
+        self.lsock.settimeout(0.05)
+        deadline = time.monotonic() + self.settings.timeout
+        while time.monotonic() < deadline:
+            try:
+                return self.lsock.accept()[0]
+            except socket.timeout:
+                if self.proc.poll() is not None:
+                    break
+        rc = self.proc.poll()
+        err = self.proc.stderr.read().decode(errors="replace").strip() if rc is not None else ""
+        self.stop()
+        how = (f"it exited with status {rc} without connecting to its parent"
+               + (f"; its stderr: {err[-600:]}" if err else "")) if rc is not None \
+            else f"it did not connect to its parent within {self.settings.timeout:g} s"
+        must(False, f"the IUT started as a child ({' '.join(self.argv)}): {how}")
 
     def init_map(self, **over):
         m = {"_parent_main_data": {}, "enable_modules": {SVC: "scwire_service"},
@@ -597,11 +610,9 @@ class ChildRun:
 @pytest.fixture
 def child_run(settings, case):
     """Start the IUT as a child; the child runs are stopped (and reaped) afterwards."""
-    if not settings.iut_cmd:
-        pytest.skip("needs the IUT's program; this run attaches to a running IUT")
-    if not settings.ref_flags:
-        pytest.skip("starting the IUT as a child needs scwire-ref's command line "
-                    "(--uid, --parent_addr); pass --iut-ref-flags if it takes it")
+    # A child reports to its parent with spawn_info and spawn_crash, which
+    # belong to the supervision family (SVC-19).
+    caps.require(settings.caps, "child", "supervision", what="the IUT as a child actor")
     runs = []
 
     def start(name=None):

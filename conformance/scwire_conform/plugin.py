@@ -27,7 +27,7 @@ import traceback
 
 import pytest
 
-from . import __version__, catalogue, expect, htmlreport, report, spec, spectext
+from . import __version__, caps, catalogue, expect, htmlreport, report, spec, spectext
 from . import verdict as V
 from .iut import IUT, IUTError
 from .settings import Settings
@@ -74,6 +74,16 @@ def claimed_ids(item):
     for m in item.iter_markers("spec"):
         ids.extend(m.args)
     return ids
+
+
+def transport_observation(exc):
+    """What a transport exception that ended a case says about the IUT."""
+    if isinstance(exc, Closed):
+        return (f"{exc}, while the case still needed the connection (it waited for or "
+                f"sent the next message of the exchange)")
+    if isinstance(exc, Timeout):
+        return f"{exc}: the IUT did not send what the case waited for"
+    return f"the connection failed while the case still needed it: {exc}"
 
 
 class _Parents:
@@ -307,6 +317,8 @@ class Plugin:
 
     def before_case(self, item):
         """Called by the autouse guard fixture: an IUT that is up, or a skip."""
+        for m in item.iter_markers("needs"):
+            caps.require(self.settings.caps, *m.args)
         iut = self.iut
         mk = item.get_closest_marker("may_kill")
         if not iut.managed and mk and mk.kwargs.get("expected"):
@@ -347,9 +359,8 @@ class Plugin:
             with_flags = f" with {flags}" if flags else ""
             pytest.skip(f"needs an IUT of its own started by the suite{with_flags}; "
                         f"this run attaches to a running IUT")
-        if extra_args and not s.ref_flags:
-            pytest.skip(f"needs the IUT started with {flags}, and the IUT command is not known "
-                        f"to take scwire-ref's flags (pass --iut-ref-flags if it does)")
+        caps.require(s.caps, *sorted(caps.needed_for_flags(extra_args)),
+                     what=f"an IUT of the case's own started with {flags}")
         if port is None:
             port = s.port if s.port == 0 else free_port(s.host)
         iut = IUT(s.iut_cmd, host=s.host, port=port, codec=s.codec, extra_args=extra_args,
@@ -455,7 +466,7 @@ class Plugin:
                                      or excinfo.errisinstance(V.Violation)):
                 # The expected-vs-observed text says it all; the Python
                 # traceback into the suite's helpers would only bury it.
-                rep.longrepr = "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
+                rep.longrepr = "\n".join(report.violation_lines(rec))
             elif rep.longrepr is None or isinstance(rep.longrepr, tuple):
                 rep.longrepr = f"{v}"
         elif rep.when == "setup" and excinfo is not None:
@@ -497,7 +508,7 @@ class Plugin:
         elif isinstance(exc, AssertionError):
             rec.violate(V.Violation(f"assertion failed: {exc}"))
         elif isinstance(exc, (Timeout, Closed, ConnectionError)):
-            rec.violate(V.Violation(f"{type(exc).__name__}: {exc}"))
+            rec.violate(V.Violation(transport_observation(exc)))
         else:
             rec.error = "".join(traceback.format_exception(exc))[-4000:]
 
@@ -566,7 +577,7 @@ class Plugin:
                 "iut": self._iut_meta(), "inconclusive": self.inconclusive,
                 "started": started.isoformat(timespec="seconds"),
                 "duration_s": round(time.monotonic() - self.started, 3),
-                "repeat": s.repeat, "expect_file": s.expect_file}
+                "repeat": s.repeat, "expect_file": s.expect_file, "capabilities": s.caps}
         expected = {}
         for rec in self.records.values():
             why = self.expectations.reason(rec.id)
@@ -644,6 +655,13 @@ class Plugin:
                 tr.write_line(f"XFAIL: {xfail} known deviation(s) failed as expected")
             tr.write_line("")
             tr.write_line(report.table(rep["summary"]))
+            tr.write_line("declared capabilities: "
+                          + (", ".join(rep["declared_capabilities"]) or "none"))
+            cap_line = report.capability_line(rep["capability_skips"])
+            if cap_line:
+                tr.write_line(cap_line, yellow=True)
+            if rep["coverage_warning"]:
+                tr.write_line(f"WARNING: {rep['coverage_warning']}", red=True, bold=True)
         for inc in self.incidents:
             tr.write_line(f"incident: {inc}", yellow=True)
         if rep and (rep["cases"] or self.inconclusive):

@@ -13,7 +13,9 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
+from . import caps
 from . import verdict as V
+from .wirelog import short
 
 _KEYS = {V.PASS: "pass", V.FAIL: "fail", V.NON_STRICT: "non_strict", V.INFO: "info",
          V.SKIP: "skip", V.ERROR: "error", V.XFAIL: "xfail", V.XPASS: "xpass",
@@ -25,6 +27,9 @@ EXTRA_COLUMNS = [(V.XFAIL, "xfail"), (V.XPASS, "xpass"), (V.FLAKY, "flaky")]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 KEY = _KEYS
 WIRE_LOG_LIMIT = 400   # entries kept per case in the JSON report (head and tail)
+# Above this share of SKIPs among the cases run, a run says loudly that its
+# verdict covers little of the suite.
+MOSTLY_SKIPPED = 0.5
 
 
 def _clip_log(entries, limit=WIRE_LOG_LIMIT):
@@ -35,10 +40,40 @@ def _clip_log(entries, limit=WIRE_LOG_LIMIT):
     return list(entries[:half]) + [gap] + list(entries[-half:])
 
 
+WIRE_TAIL = 6          # last wire log entries quoted in the observation of a failure
+
+
+def ids_at(rec, level):
+    """The ids a case claims at a level (all it claims when none is at that level):
+    the requirements a failed check of that level is about."""
+    ids = [rid for rid in rec.spec_ids if rec.levels.get(rid) == level]
+    return ids or list(rec.spec_ids)
+
+
+def violation_lines(rec):
+    """One line per failed check, naming the level and the requirement ids."""
+    return [f"[{x.level} {' '.join(ids_at(rec, x.level))}] {x.msg}" for x in rec.violations]
+
+
+def _wire_tail(rec):
+    """The last entries of a case's wire log, one short line each."""
+    entries = rec.wire_log.entries[-WIRE_TAIL:] if rec.wire_log else []
+    out = []
+    for e in entries:
+        arrow = {"c2s": "->", "s2c": "<-"}.get(e.get("dir"), "")
+        what = short(e["msg"], 160) if "msg" in e else e.get("event", "?")
+        out.append(f"{e.get('conn', '')} {arrow} {what}".replace("  ", " "))
+    return out
+
+
 def _observation(rec):
     v = rec.verdict()
     if v in (V.FAIL, V.NON_STRICT) and rec.violations:
-        return "\n".join(f"[{x.level}] {x.msg}" for x in rec.violations)
+        lines = violation_lines(rec) + [f"expected: {rec.expectation}"]
+        tail = _wire_tail(rec)
+        if tail:
+            lines.append("last on the wire: " + " | ".join(tail))
+        return "\n".join(lines)
     if v == V.SKIP:
         return f"skipped: {rec.skip_reason}"
     if v == V.ERROR:
@@ -74,7 +109,8 @@ def case_entry(runs, expected=None):
         "verdict": v,
         "expectation": rec.expectation,
         "observation": observation,
-        "violations": [{"level": x.level, "msg": x.msg} for x in rec.violations],
+        "violations": [{"level": x.level, "spec_ids": ids_at(rec, x.level), "msg": x.msg}
+                       for x in rec.violations],
         "wire_log": _clip_log(rec.wire_log.entries if rec.wire_log else []),
         "duration_s": round(sum(r.duration for r in runs), 3),
         "iut_log": rec.iut_log,
@@ -82,6 +118,9 @@ def case_entry(runs, expected=None):
     }
     if expected is not None:
         entry["expected_deviation"] = expected
+    missing = caps.missing_of(rec.skip_reason) if v == V.SKIP else None
+    if missing:
+        entry["missing_capability"] = missing
     if len(runs) > 1:
         entry["shown_run"] = rec.run
         entry["runs"] = [{"run": r.run, "verdict": r.verdict(),
@@ -148,9 +187,41 @@ def build(meta, records, expected=None):
             report[key] = meta[key]
     report["cases"] = cases
     report["summary"] = summarize(cases)
+    report["declared_capabilities"] = sorted(meta.get("capabilities") or ())
+    report["capability_skips"] = capability_skips(cases)
+    report["coverage_warning"] = coverage_warning(report["summary"], report["capability_skips"])
     if meta.get("inconclusive"):
         report["inconclusive"] = meta["inconclusive"]
     return report
+
+
+def capability_skips(cases):
+    """{capability: number of cases that SKIPped for want of it}, largest first."""
+    counts = {}
+    for c in cases:
+        cap = c.get("missing_capability")
+        if cap:
+            counts[cap] = counts.get(cap, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def capability_line(cap_skips):
+    """What the run did not reach for want of capabilities, or None."""
+    if not cap_skips:
+        return None
+    parts = ", ".join(f"{cap} {n}" for cap, n in cap_skips.items())
+    return (f"SKIP for want of a capability the IUT did not declare: {parts} "
+            f"(declare with --iut-cap NAME if it has them)")
+
+
+def coverage_warning(summary, cap_skips):
+    """A warning when most cases run were SKIPped, else None."""
+    total, skipped = summary["total"], summary["skip"]
+    if not total or skipped <= total * MOSTLY_SKIPPED:
+        return None
+    why = f"; {capability_line(cap_skips)}" if cap_skips else ""
+    return (f"{skipped} of {total} selected cases ({100 * skipped // total}%) were SKIPPED: "
+            f"a pass of this run says little about the IUT{why}")
 
 
 def write_json(path, report):
@@ -216,6 +287,10 @@ def write_junit(path, report):
     root.set("failures", str(fails))
     root.set("errors", str(errors))
     root.set("skipped", str(skips))
+    if report.get("coverage_warning"):
+        # CI front ends show a suite's system-err where they hide properties.
+        for suite in root.iter("testsuite"):
+            ET.SubElement(suite, "system-err").text = "WARNING: " + report["coverage_warning"]
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
@@ -227,10 +302,16 @@ def suite_properties(report):
            ("spec_revision", str(report["spec_revision"])),
            ("profile", str(report["profile"])), ("codec", str(report["codec"])),
            ("strict", "true" if report.get("strict") else "false"),
-           ("iut", str(iut.get("cmd") or iut.get("addr") or ""))]
+           ("iut", str(iut.get("cmd") or iut.get("addr") or "")),
+           ("capabilities", ",".join(report.get("declared_capabilities") or ()))]
     for key in ("repeat", "expect_file", "started"):
         if report.get(key) is not None:
             out.append((key, str(report[key])))
+    cap_skips = report.get("capability_skips")
+    if cap_skips:
+        out.append(("capability_skips", ",".join(f"{k}={n}" for k, n in cap_skips.items())))
+    if report.get("coverage_warning"):
+        out.append(("coverage_warning", report["coverage_warning"]))
     return out
 
 

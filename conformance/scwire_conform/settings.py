@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from . import PROFILES
+from . import PROFILES, caps
 
 CONFORMANCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(CONFORMANCE_DIR)
@@ -22,6 +22,10 @@ else:
     DEFAULT_REF = shutil.which("scwire-ref") or "scwire-ref"
     DEFAULT_OUT = os.path.abspath("scwire-conformance")
 DEFAULT_IUT_CMD = DEFAULT_REF + " --listen {host}:{port} --codec {codec}"
+DEFAULT_CHILD_CMD = DEFAULT_REF + " --codec {codec}"
+# tractor's child command line (test-service.md section 5.1), added to a child
+# template that does not place these itself.
+CHILD_ARGS = " --uid {uid} --parent_addr {parent_addr}"
 DEFAULT_TIMEOUT = 5.0
 # protocol.md: "promptly" is 2 s; it scales with --timeout on slow hosts.
 PROMPT_PER_TIMEOUT = 2.0 / DEFAULT_TIMEOUT
@@ -37,9 +41,18 @@ def add_options(parser):
     g.addoption("--iut-host", default="127.0.0.1", help="{host} of the template")
     g.addoption("--iut-port", type=int, default=0,
                 help="{port} of the template; 0 = any free port, read from the IUT's stdout")
+    g.addoption("--iut-cap", action="append", default=[], metavar="NAME",
+                help="declare a capability of the IUT (repeatable): "
+                     + ", ".join(sorted(caps.CAPS)) + "; cases needing an undeclared one SKIP")
+    g.addoption("--iut-caps", default=None, metavar="FILE",
+                help="a file of capability names, one a line (# comments)")
+    g.addoption("--iut-child-cmd", default=None, metavar="T",
+                help="command template of the IUT as a child actor, with {codec} and "
+                     "optionally {uid} {parent_addr} (else added as --uid {uid} "
+                     "--parent_addr {parent_addr}); needed by the capability child")
     g.addoption("--iut-ref-flags", action="store_true", default=None,
-                help="the IUT command accepts scwire-ref's limit flags such as "
-                     "--handshake-timeout (implied for the default command)")
+                help="the IUT has every capability of scwire-ref (implied for the default "
+                     "command): shorthand for --iut-cap for each")
     g.addoption("--iut-registry", action="store_true", default=False,
                 help="the IUT runs in the registry role (serves self.register_actor, ...)")
     g.addoption("--codec", default="msgpack", choices=["msgpack", "lenprefix"])
@@ -81,8 +94,28 @@ class Settings:
         self.iut_cmd = opt("--iut-cmd") or (None if self.iut_addr else DEFAULT_IUT_CMD)
         self.host = opt("--iut-host")
         self.port = opt("--iut-port")
+        default_iut = self.iut_cmd == DEFAULT_IUT_CMD
         ref = opt("--iut-ref-flags")
-        self.ref_flags = bool(ref) if ref is not None else self.iut_cmd == DEFAULT_IUT_CMD
+        ref_flags = bool(ref) if ref is not None else default_iut
+        try:
+            self.caps = caps.parse_names(opt("--iut-cap") or [])
+            if opt("--iut-caps"):
+                self.caps |= caps.load_file(opt("--iut-caps"))
+        except caps.CapsError as e:
+            raise ValueError(str(e)) from None
+        self.child_cmd = opt("--iut-child-cmd") or (DEFAULT_CHILD_CMD if default_iut else None)
+        if "child" in self.caps and not self.child_cmd:
+            raise ValueError("the capability child needs --iut-child-cmd, the command "
+                             "template that starts the IUT as a child actor")
+        if self.child_cmd and "{uid}" not in self.child_cmd:
+            self.child_cmd += CHILD_ARGS
+        if self.child_cmd and "{parent_addr}" not in self.child_cmd:
+            raise ValueError("--iut-child-cmd places {uid} but not {parent_addr}; give both "
+                             "placeholders or neither")
+        # Without a child template the child role cannot be reached, whatever
+        # --iut-ref-flags promises; its cases then SKIP naming the capability.
+        if ref_flags:
+            self.caps |= caps.ALL if self.child_cmd else caps.ALL - {"child"}
         self.registry = opt("--iut-registry")
         self.codec = opt("--codec")
         self.profile = opt("--profile")
@@ -104,3 +137,4 @@ class Settings:
         self.strict = bool(getattr(config.option, "strict", False))
         if self.iut_cmd and self.iut_addr:
             raise ValueError("give --iut-cmd or --iut-addr, not both")
+

@@ -26,11 +26,13 @@ def write_demo(tmp_path, source):
     return tmp_path
 
 
-def run(demo, *args, iut=FAKE, timeout=120):
-    """(CompletedProcess, report dict or None) of a pytest run over the demo."""
+def run(demo, *args, iut=FAKE, timeout=120, cases=None):
+    """(CompletedProcess, report dict or None) of a pytest run over the demo, or
+    over the directory `cases` (the suite's own) with its output under demo."""
     out = demo / "out"
-    cmd = [sys.executable, "-m", "pytest", str(demo / "cases"), "-c",
-           os.path.join(CONFORMANCE, "pytest.ini"), "--rootdir", str(demo),
+    cmd = [sys.executable, "-m", "pytest", cases or str(demo / "cases"), "-c",
+           os.path.join(CONFORMANCE, "pytest.ini"),
+           "--rootdir", os.path.dirname(cases) if cases else str(demo),
            "-p", "no:cacheprovider", "-q", "--iut-cmd", iut, "--out", str(out), *args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     rep = None

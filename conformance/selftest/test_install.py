@@ -48,6 +48,13 @@ def test_installed_suite_runs_against_the_installed_runtime(installed, tmp_path)
     assert doc["summary"]["pass"] == doc["summary"]["total"] > 0
 
 
+def test_installed_suite_replays_its_own_recordings(installed, tmp_path):
+    p = run_installed(installed, tmp_path, "-k", "replay and c_rpc_return", "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads((tmp_path / "scwire-conformance" / "report.json").read_text())
+    assert [c["verdict"] for c in doc["cases"]] == ["PASS"], doc["cases"]
+
+
 def test_installed_netfuzz_attacks_the_installed_runtime(installed, tmp_path):
     env = dict(os.environ, PATH=f"{installed / 'bin'}:{os.environ.get('PATH', '')}")
     p = subprocess.run([str(installed / "bin" / "scwire-netfuzz"), "--cases", "5",

@@ -75,6 +75,12 @@ def test_hs_9_kills_the_iut(conn, iut):
 @pytest.mark.spec("HS-10")
 def test_hs_10_after_restart(conn):
     must(conn.call(SERVICE, "echo", value=2).value == 2, "echo")
+
+@pytest.mark.spec("FRAME-1")
+def test_frame_1_reset_mid_case(conn):
+    """The connection goes on serving."""
+    from scwire_conform.wire import Closed
+    raise Closed("rst", conn.name)
 '''
 
 EXPECTED = {
@@ -86,6 +92,7 @@ EXPECTED = {
     "demo/test_hs_6_skips_without_reason": "ERROR", "demo/test_frame_11_info": "INFO",
     "demo/test_hs_7_suite_bug": "ERROR", "demo/test_hs_8_bare_assert": "FAIL",
     "demo/test_hs_9_kills_the_iut": "FAIL", "demo/test_hs_10_after_restart": "PASS",
+    "demo/test_frame_1_reset_mid_case": "FAIL",
 }
 
 
@@ -101,7 +108,19 @@ def test_verdicts_reports_and_suite_error_exit(demo):
     got = {c["id"]: c["verdict"] for c in rep["cases"]}
     assert got == EXPECTED
     cases = {c["id"]: c for c in rep["cases"]}
-    assert cases["demo/test_hs_2_fails"]["observation"] == "[MUST] expected x; observed y"
+    # A failure names the requirement, the expectation and the last of the wire log.
+    lines = cases["demo/test_hs_2_fails"]["observation"].splitlines()
+    assert lines[0] == "[MUST HS-2] expected x; observed y"
+    assert lines[1] == "expected: A MUST that fails."
+    assert lines[2].startswith("last on the wire: ") and '<- {"return": 1' in lines[2]
+    assert cases["demo/test_hs_2_fails"]["violations"] == [
+        {"level": "MUST", "spec_ids": ["HS-2"], "msg": "expected x; observed y"}]
+    # A transport exception inside a case is an observation naming the check.
+    lines = cases["demo/test_frame_1_reset_mid_case"]["observation"].splitlines()
+    assert lines[0] == ("[MUST FRAME-1] c1: connection closed by the IUT (rst), while the case "
+                        "still needed the connection (it waited for or sent the next message "
+                        "of the exchange)")
+    assert lines[1] == "expected: The connection goes on serving."
     assert cases["demo/test_hs_1_passes"]["expectation"] == "The IUT echoes."
     assert cases["demo/test_hs_1_passes"]["wire_log"][0]["event"] == "open"
     assert "SEC-1" in cases["demo/test_hs_9_kills_the_iut"]["observation"]
@@ -127,7 +146,8 @@ def test_section_selects_by_id_prefix(demo):
     p, rep = run(demo, "--section", "HS-1")
     assert [c["id"] for c in rep["cases"]] == ["demo/test_hs_1_passes"]
     p, rep = run(demo, "--section", "FRAME")
-    assert [c["id"] for c in rep["cases"]] == ["demo/test_frame_11_info"]
+    assert [c["id"] for c in rep["cases"]] == ["demo/test_frame_11_info",
+                                              "demo/test_frame_1_reset_mid_case"]
 
 
 def test_probe_failure_is_inconclusive(demo):
