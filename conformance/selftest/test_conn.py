@@ -157,3 +157,25 @@ def test_handshake_and_call(codec):
     assert r.functype is None and r.type_str == "AttributeError"
     c.close()
     peer.join()
+
+
+def test_a_write_that_finds_the_peer_gone_does_not_raise_and_what_came_before_is_read():
+    # The peer answers nil to our nil and resets while our next bytes still
+    # arrive one at a time: the case must still see the nil and the close.
+    def answer_nil_then_reset(p, s):
+        p.read(s, 1)
+        s.sendall(MSGPACK.encode(None))
+        time.sleep(0.05)
+        Peer.reset(s)
+    peer = Peer(answer_nil_then_reset)
+    c = connect(peer)
+    c.send_many([None, {"cmd": ["scwire_service", "echo", {"value": "x" * 200},
+                                UID, "c1"]}], chop=1)
+    c.send({"cmd": ["scwire_service", "echo", {}, UID, "c2"]})
+    assert c.write_closed == "rst" and not c.sendable
+    assert c.closed_within(1.0) in ("rst", "eof")
+    assert c.drained == [None]
+    events = [(e.get("event"), e.get("note")) for e in c.log.entries if "event" in e]
+    assert ("rst", "seen by a write") in events
+    assert any(ev == "unsent" for ev, _ in events)
+    peer.join()
