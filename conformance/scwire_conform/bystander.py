@@ -229,11 +229,12 @@ class Hostile:
 
     def conn(self, handshake=True, label=None, usable=None, probe=True, **kw):
         """A new connection for hostile input; `usable` is the grade it gets when it
-        still answers afterwards (message rejected when handshaken, else served).
-        With probe=False it is not probed (it holds half a message, say) and gets
-        its `usable` grade unless the IUT closed it."""
+        still answers afterwards (by default decided when it is graded: message
+        rejected once both uids were exchanged, by the factory or by the case,
+        else served, the hostile bytes having been taken as a uid).  With
+        probe=False it is not probed (it holds half a message, say) and gets its
+        usable grade unless the IUT closed it."""
         c = self.factory(target=self.target, handshake=handshake, **kw)
-        usable = usable or (REJECTED if handshake else SERVED)
         self.hostiles.append(_Hostile(c, label or c.name, usable, probe=probe))
         return c
 
@@ -302,11 +303,19 @@ class Hostile:
         self.case.wire_log.event("bystander", "open", ctx=self.bystander.ctx_cid)
         return self
 
+    @staticmethod
+    def _usable_grade(h):
+        c = h.conn
+        if h.usable:
+            return h.usable
+        return REJECTED if c.uid is not None and c.peer_uid is not None else SERVED
+
     def _probe(self, h):
-        """Grade of one hostile connection: its `usable` grade, closed or hung."""
+        """Grade of one hostile connection: its usable grade, closed or hung."""
         c = h.conn
         if h.dropped or c.local_closed:
             return SERVED
+        h.usable = self._usable_grade(h)
         if not h.probe:
             closed = c.closed or c.closed_within(0.05)
             got = list(c.drained) + c.unread()
