@@ -571,6 +571,16 @@ class ChildRun:
             else f"it did not connect to its parent within {self.settings.timeout:g} s"
         must(False, f"the IUT started as a child ({' '.join(self.argv)}): {how}")
 
+    def listener(self, when="after its init map"):
+        """[host, port] of the child's listener, from its spawn_info."""
+        r = self.result(self.cmd("spawn_info"))
+        addr = r.value.get("sockaddr") if r.kind == "return" and isinstance(r.value, dict) \
+            else None
+        must(isinstance(addr, (list, tuple)) and len(addr) == 2,
+             f"spawn_info of the child {when} answered {short(r.final)}, not a map with "
+             f"sockaddr [host, port] (SVC-26)")
+        return addr
+
     def init_map(self, **over):
         m = {"_parent_main_data": {}, "enable_modules": {SVC: "scwire_service"},
              "_arb_addr": None, "bind_host": self.settings.host, "bind_port": 0,
@@ -673,9 +683,7 @@ def test_sup_4_unknown_keys_ignored_and_no_init_map_on_other_channels(
     run.chan.handshake(*run.uid)
     first = run.init_map(_unknown_key={"x": 1}, another=[1, 2])
     run.chan.send(first)
-    r = run.result(run.cmd("spawn_info"))
-    must(r.kind == "return", f"with unknown keys the child answered {short(r.final)}")
-    host, port = r.value["sockaddr"]
+    host, port = run.listener("with unknown keys in its init map")
     other = fresh_conn_factory(target=Addr(host, port))
     other.send(run.init_map(bind_port=1, _arb_addr=["10.0.0.1", 1]))
     how = other.closed_within(settings.prompt)
@@ -717,8 +725,7 @@ def test_sup_12_child_exits_when_its_parent_channel_ends(child_run, fresh_conn_f
     run = child_run()
     run.chan.handshake(*run.uid)
     run.chan.send(run.init_map())
-    r = run.result(run.cmd("spawn_info"))
-    host, port = r.value["sockaddr"]
+    host, port = run.listener()
     other = fresh_conn_factory(target=Addr(host, port))
     other.open_context(SVC, "ctx_no_stream", value=None)
     t0 = time.monotonic()
@@ -737,8 +744,7 @@ def test_msg_4_actor_level_error_goes_only_to_the_parent(child_run, fresh_conn_f
     run = child_run()
     run.chan.handshake(*run.uid)
     run.chan.send(run.init_map())
-    r = run.result(run.cmd("spawn_info"))
-    host, port = r.value["sockaddr"]
+    host, port = run.listener()
     other = fresh_conn_factory(target=Addr(host, port))
     other.command(SVC, "spawn_crash", {"type_str": "ScwireCrash", "text": "t"})
     msg = run.chan.expect(msgs.Pattern("an error without cid",
