@@ -124,6 +124,36 @@ def test_reg_2_bad_registration_type_error(reg, fresh_conn_factory, kwargs):
     must(msgs.same(before, after), f"the registry changed: {short(before)} -> {short(after)}")
 
 
+@pytest.mark.spec("REG-14", "REG-2")
+@pytest.mark.parametrize("port", [-1, 65536, 2**32, 2**63], ids=["minus-1", "65536", "2e32",
+                                                                "2e63"])
+def test_reg_14_port_outside_0_to_65535_type_error(reg, fresh_conn_factory, port):
+    """register_actor with a port that is an int but no TCP port number (just below 0,
+    just above 65535, and far above) is answered with one `error` TypeError and
+    changes nothing."""
+    c = fresh_conn_factory(target=reg)
+    before = served(c, "get_registry")
+    kwargs = {"uid": [unique("port"), new_cid()], "sockaddr": [HOST, port]}
+    r = c.call("self", "register_actor", kwargs)
+    must(r.functype is None and r.type_str == "TypeError",
+         f"register_actor with port {port} answered functype={r.functype} {short(r.final)}")
+    after = served(c, "get_registry")
+    must(msgs.same(before, after), f"the registry changed: {short(before)} -> {short(after)}")
+
+
+@pytest.mark.spec("REG-14", "REG-2", "REG-5")
+def test_reg_14_ports_0_and_65535_are_taken(reg, fresh_conn_factory):
+    """register_actor takes the two ends of the port range, 0 and 65535, and
+    find_actor gives them back unchanged."""
+    c = fresh_conn_factory(target=reg)
+    for port in (0, 65535):
+        name = unique(f"port{port}")
+        register(c, name, new_cid(), port)
+        got = served(c, "find_actor", name=name)
+        must(msgs.same(got, [HOST, port]), f"find_actor({name!r}) returned {short(got)}, "
+                                           f"not [{HOST}, {port}]")
+
+
 @pytest.mark.spec("REG-3", "REG-2")
 def test_reg_3_registry_bounds_its_entries(private_iut, fresh_conn_factory):
     """A registry started with room for 4 entries (scwire-ref's --max-registry, itself

@@ -57,9 +57,11 @@ def end_of(c, cid, settings):
 
 
 def error_or_close(h, c, cid, settings, what):
-    """LIM-1, RPC-11: a reply that does not fit the limit is replaced by an error
-    that does, or ends only this connection; the frame grades the rest."""
+    """LIM-19, RPC-11: a reply that does not fit the limit is replaced by an error
+    that does (its tb_str shortened), or ends only this connection; the frame
+    grades the rest."""
     how, m = end_of(c, cid, settings)
+    size = len(c.last_body) if how == "error" else 0
 
     def check():
         must(how is not None, f"{what}: expected an error on the cid or the connection closed; "
@@ -67,10 +69,12 @@ def error_or_close(h, c, cid, settings, what):
         if how == "error":
             problems = msgs.error_problems(m["error"])
             must(not problems, f"{what}: the error breaks ERR-1: {'; '.join(problems)}")
+            must(size <= MAX_FRAME, f"{what}: the error is {size} bytes, over the IUT's own "
+                                    f"message limit of {MAX_FRAME} (LIM-19)")
     h.check(check)
 
 
-@pytest.mark.spec("LIM-1", "RPC-11", "SEC-1")
+@pytest.mark.spec("LIM-1", "LIM-19", "RPC-11", "SEC-1")
 @pytest.mark.may_kill
 def test_lim_1_refusal_too_big_for_the_limit(small_frame, hostile, settings):
     """uaf-dispatch-cmd-bad-kwargs-error-too-big: `sleep` without its kwarg, whose
@@ -82,7 +86,7 @@ def test_lim_1_refusal_too_big_for_the_limit(small_frame, hostile, settings):
         error_or_close(h, c, LONG_CID, settings, "sleep() with no kwargs")
 
 
-@pytest.mark.spec("LIM-1", "SELF-6", "SEC-1")
+@pytest.mark.spec("LIM-1", "LIM-19", "SELF-6", "SEC-1")
 @pytest.mark.may_kill
 def test_lim_1_cancel_task_error_too_big_for_the_limit(small_frame, hostile, settings):
     """uaf-cancel-task-error-too-big: `self._cancel_task` of a running context whose
@@ -96,7 +100,7 @@ def test_lim_1_cancel_task_error_too_big_for_the_limit(small_frame, hostile, set
         error_or_close(h, c, LONG_CID, settings, "the cancelled context")
 
 
-@pytest.mark.spec("LIM-1", "SVC-15", "SEC-1")
+@pytest.mark.spec("LIM-1", "LIM-19", "SVC-15", "SEC-1")
 @pytest.mark.may_kill
 def test_lim_1_context_error_too_big_for_the_limit(small_frame, hostile, settings):
     """uaf-step-ctx-error-send-fails: `ctx_error_after_started` sends started, then an
