@@ -132,6 +132,8 @@ class Plugin:
         self.iut = None
         self.private = []        # IUTs started by single cases
         self.inconclusive = None
+        self.probe_failed = None     # why the probe's handshake broke the spec, if it did
+        self._setting_up = None      # nodeid of the case whose setup runs
         self.collect_errors = 0
         self.incidents = []
         self.exit_code = None
@@ -280,19 +282,38 @@ class Plugin:
     def _serving(self, log, unknown_function=False):
         """None when the IUT answers a handshake and an echo (and, with
         unknown_function, an unknown function with an error), else why not."""
+        return self._try_serving(log, unknown_function)[0]
+
+    def _try_serving(self, log, unknown_function=False):
+        """(why not serving or None, the spec ids it broke on the wire or None)."""
         s, iut = self.settings, self.iut
         try:
             with Conn.connect(iut.host, iut.port, s.codec, timeout=s.timeout, log=log) as c:
-                c.handshake()
+                try:
+                    c.handshake()
+                except (V.Violation, Timeout, Closed) as e:
+                    return str(e), self._handshake_breaks(c)
                 r = c.call(SERVICE, "echo", value="scwire-probe")
                 if r.kind != "return" or r.value != "scwire-probe":
-                    return f"{SERVICE}.echo answered {r.final!r}"
+                    return f"{SERVICE}.echo answered {r.final!r}", None
                 if unknown_function:
                     r = c.call(SERVICE, "no_such_function")
                     if r.kind != "error":
-                        return f"{SERVICE}.no_such_function answered {r.final!r}, not an error"
+                        return (f"{SERVICE}.no_such_function answered {r.final!r}, not an "
+                                f"error"), None
         except (V.Violation, Timeout, Closed, OSError) as e:
-            return str(e)
+            return str(e), None
+        return None, None
+
+    def _handshake_breaks(self, c):
+        """The ids an IUT broke when its first bytes do not give a uid: bytes that do
+        not decode in the codec, or a message that is no uid.  None when nothing
+        came (an IUT not reached, or silent: inconclusive)."""
+        if c.codec_error is not None:
+            frame = "FRAME-4" if c.codec.prefixed else "FRAME-3"
+            return ["SVC-5", frame]
+        if any(e.get("dir") == "s2c" and "msg" in e for e in c.log.entries):
+            return ["HS-3"]
         return None
 
     def _probe(self):
@@ -300,17 +321,46 @@ class Plugin:
         s, iut = self.settings, self.iut
         log = WireLog()
         try:
-            why = self._serving(log, unknown_function=True)
+            why, broken = self._try_serving(log, unknown_function=True)
         finally:
             log.dump(os.path.join(s.out, "probe.wire.jsonl"))
+        where = f"Wire log: {os.path.join(s.out, 'probe.wire.jsonl')}"
+        if why and broken:
+            self._stop_failed_probe(why, broken, log)
         if why:
             self._stop_inconclusive(
                 f"the probe of {iut.describe()} failed: {why}. Is it the right codec "
-                f"({s.codec}) and does it serve {SERVICE}? Wire log: "
-                f"{os.path.join(s.out, 'probe.wire.jsonl')}")
+                f"({s.codec}) and does it serve {SERVICE}? {where}")
+
+    def _stop_failed_probe(self, why, ids, log):
+        """The IUT answered the probe with bytes that break the spec: that is a
+        FAIL of those requirements (a case of its own, `probe/first-contact`),
+        not an unreachable IUT; no further case can be judged on that wire."""
+        rec = V.CaseRecord("probe/first-contact", "probe", "first-contact", ids,
+                           {rid: self.levels.get(rid) for rid in ids},
+                           f"The IUT's first bytes on a connection are its uid, encoded in "
+                           f"the configured codec ({self.settings.codec}).")
+        rec.wire_log = log
+        rec.violate(V.Violation(f"the probe's handshake failed: {why}"))
+        self._forget_unjudged()
+        self.records["probe"] = rec
+        self.probe_failed = why
+        if self.iut:
+            self.iut.stop()
+        pytest.exit(f"scwire-conform: FAIL: the IUT's first bytes break {', '.join(ids)}: "
+                    f"{why}", returncode=1)
+
+    def _forget_unjudged(self):
+        """The run stops while a case is being set up: that case never ran, and no
+        verdict may be reported for it."""
+        nodeid = self._setting_up
+        if nodeid is not None:
+            self.records.pop(nodeid, None)
+            self.runs.pop(nodeid, None)
 
     def _stop_inconclusive(self, why):
         self.inconclusive = why
+        self._forget_unjudged()
         if self.iut:
             self.iut.stop()
         pytest.exit(f"scwire-conform: INCONCLUSIVE: {why}", returncode=2)
@@ -388,6 +438,7 @@ class Plugin:
         runs.append(rec)
         rec.run = len(runs)
         self.records[item.nodeid] = rec
+        self._setting_up = item.nodeid
         # Before the first case the IUT is not started yet: its log starts at 0.
         self._marks[item.nodeid] = self.iut.mark() if self.iut else (0, 0)
         self._case_private = []
@@ -398,6 +449,7 @@ class Plugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
+        self._setting_up = None
         yield
         rec, iut = self.records.get(item.nodeid), self.iut
         if rec is None or iut is None:

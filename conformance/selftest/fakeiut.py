@@ -5,7 +5,8 @@
 It handshakes, answers `scwire_service.echo` and `raise_error`, refuses every
 other function with AttributeError, and ends a channel on nil.  Flags make it
 misbehave in the ways the suite must cope with: print no address, exit at
-once, ignore SIGTERM, leave a child process behind, send a bad uid.
+once, ignore SIGTERM, leave a child process behind, send a bad uid, send
+bytes that are not the codec's in place of its uid, send nothing.
 """
 import argparse
 import os
@@ -22,7 +23,12 @@ from scwire_conform.codec import get_codec  # noqa: E402
 def serve(sock, codec, args):
     dec = codec.decoder()
     uid = ["fakeiut", "5f1c1d7e-3c57-4c8e-9f7b-0d6b1c2f9a10"]
-    sock.sendall(codec.encode(42 if args.bad_uid else uid))
+    if args.silent:
+        return sock.recv(1)
+    if args.misframed:
+        sock.sendall(b"\xc1\xc1\xc1\xc1\xc1")
+    else:
+        sock.sendall(codec.encode(42 if args.bad_uid else uid))
     got_uid = False
     while True:
         try:
@@ -63,6 +69,8 @@ def main():
     ap.add_argument("--ignore-term", action="store_true")
     ap.add_argument("--leave-child", action="store_true")
     ap.add_argument("--bad-uid", action="store_true")
+    ap.add_argument("--misframed", action="store_true")
+    ap.add_argument("--silent", action="store_true")
     args, _ = ap.parse_known_args()
     if args.exit_at_once is not None:
         sys.exit(args.exit_at_once)
