@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""The HTML report of a run: one self-contained file (inline CSS and SVG, no
+"""The HTML report of a run: self-contained pages (inline CSS and SVG, no
 script, nothing fetched), in the spirit of Autobahn|Testsuite's report.
 
 It is built from the report dict of report.build (so report.json holds all
@@ -15,6 +15,13 @@ it shows) and the requirement texts of spectext:
   sequence diagram (tools/scwire_tools/diagram.py) and as a compact table.
   Cases that fail the gate (and NON-STRICT ones) are open;
 - the requirements the cases claim, with the cases that claim them.
+
+Only the rows of the cases that fail the gate (OPEN) hold requirement texts
+and wire logs: hundreds of passing cases would make the page one of
+megabytes that a browser opens slowly or not at all.  The row of a passing
+case shows its expectation and observation and links a page of its own
+next to its wire log file (write_case_page): the row as a failing case's,
+diagram and table included.
 
 Everything that comes from the IUT, the cases or the spec is escaped.
 """
@@ -58,9 +65,11 @@ _EVENT_TEXT = {("open", ""): "connection opened", ("close", ""): "the suite clos
 _EXP_OBS = re.compile(r"^(?P<pre>.*?)expected (?P<exp>.*?); observed (?P<obs>.*)$", re.S)
 
 CSS = """
-:root { --fg:#212121; --muted:#757575; --line:#e0e0e0; --bg2:#fafafa; }
+:root { --fg:#212121; --muted:#757575; --line:#e0e0e0; --bg2:#fafafa;
+  --sans: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+  --mono: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 * { box-sizing: border-box; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+body { font-family: var(--sans);
   color: var(--fg); margin: 0; padding: 0 24px 48px; font-size: 14px; line-height: 1.4; }
 h1 { font-size: 22px; margin: 20px 0 6px; }
 h2 { font-size: 18px; margin: 28px 0 10px; border-bottom: 2px solid var(--line);
@@ -68,7 +77,7 @@ h2 { font-size: 18px; margin: 28px 0 10px; border-bottom: 2px solid var(--line);
 h3 { font-size: 15px; margin: 22px 0 6px; }
 a { color: #1565c0; text-decoration: none; }
 a:hover { text-decoration: underline; }
-code, pre, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
+code, pre, .mono { font-family: var(--mono); font-size: 12px; }
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; }
 .banner { display: inline-block; padding: 6px 14px; border-radius: 4px; font-weight: bold;
   font-size: 15px; margin: 6px 0 12px; }
@@ -83,7 +92,8 @@ table.summary td.n { text-align: right; font-variant-numeric: tabular-nums; min-
 table.summary td.zero { color: #bdbdbd; }
 table.summary tr.total td { font-weight: bold; border-top: 2px solid #9e9e9e; }
 .badge { display: inline-block; min-width: 84px; text-align: center; padding: 1px 6px;
-  border-radius: 3px; font-size: 12px; font-weight: bold; letter-spacing: .02em; }
+  border-radius: 3px; font-family: var(--sans); font-size: 12px; font-weight: bold;
+  letter-spacing: .02em; background: #424242; color: #fff; }
 .lvl { display: inline-block; padding: 0 5px; border-radius: 3px; font-size: 11px;
   font-weight: bold; border: 1px solid #bbb; color: #555; }
 .lvl.MUST { border-color: #c62828; color: #c62828; }
@@ -107,7 +117,7 @@ details.case > summary .cid::before { content: "\\25b8"; color: #9e9e9e; display
   width: 14px; }
 details.case[open] > summary .cid::before { content: "\\25be"; }
 details.case[open] > summary { background: #f5f5f5; }
-.cid { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px;
+.cid { font-family: var(--mono); font-size: 12.5px;
   word-break: break-all; }
 .sids a { margin-right: 6px; font-size: 12px; white-space: nowrap; }
 .dur { text-align: right; color: var(--muted); font-variant-numeric: tabular-nums;
@@ -146,9 +156,9 @@ table.wire td.hex { color: #616161; word-break: break-all; }
 .reqlist .reqitem { border-bottom: 1px solid var(--line); padding: 8px 0; }
 .reqlist .reqitem:target { background: #fff8e1; }
 .reqlist .by { font-size: 12px; margin-top: 4px; }
-.reqlist .by a { margin-right: 10px; }
+.reqlist .by a { margin-right: 10px; font-family: var(--mono); }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
-"""
+""" + "".join(f".badge.{v} {{ background:{bg}; color:{fg}; }}\n" for v, (bg, fg) in COLORS.items())
 
 
 def esc(value):
@@ -181,10 +191,11 @@ def anchor(prefix, text):
     return prefix + re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def badge(verdict):
-    bg, fg = COLORS.get(verdict, ("#424242", "#fff"))
-    return (f'<span class="badge" style="background:{bg};color:{fg}" '
-            f'title="{esc(MEANING.get(verdict, ""))}">{esc(verdict)}</span>')
+def badge(verdict, explain=True):
+    """A verdict in its colour; explained in a tooltip unless the legend is
+    at hand or the badge repeats by the hundred (the requirement list)."""
+    title = f' title="{esc(MEANING.get(verdict, ""))}"' if explain else ""
+    return f'<span class="badge {esc(verdict)}"{title}>{esc(verdict)}</span>'
 
 
 def _diagram_function():
@@ -208,6 +219,23 @@ def _fmt_duration(seconds):
     return f"{m} min {s} s" if m < 60 else f"{m // 60} h {m % 60} min {s} s"
 
 
+def case_page_path(entry):
+    """Where the page of a case goes, next to its wire log file; None for a
+    case the report shows whole (it fails the gate, or has no wire log file)."""
+    wire = entry.get("wire_log_file")
+    if not wire or entry["verdict"] in OPEN:
+        return None
+    return wire.removesuffix(".wire.jsonl") + ".html"
+
+
+def _wire_entries(entry):
+    """The entries of a case's wire log, and how many the report left out."""
+    log = [e for e in entry.get("wire_log") or [] if isinstance(e, dict)]
+    omitted = sum(e.get("entries", 0) for e in log
+                  if e.get("event") == "omitted" and "conn" not in e)
+    return [e for e in log if "conn" in e], omitted
+
+
 def _rel(path, base_dir):
     if not path:
         return None
@@ -218,12 +246,17 @@ def _rel(path, base_dir):
 
 
 class _Builder:
-    def __init__(self, rep, requirements, html_path, exit_code, fragments=None):
+    """Builds the report at html_path or, given home (the report's path
+    relative to html_path, "" when unknown), the page of a single case."""
+
+    def __init__(self, rep, requirements, html_path, exit_code, fragments=None, home=None):
         self.rep = rep
         self.fragments = fragments or {}
         self.reqs = requirements or {}
         self.base = os.path.dirname(os.path.abspath(html_path)) if html_path else os.getcwd()
         self.exit_code = exit_code
+        self.case_page = home is not None
+        self.home = esc(home or "")    # what links into the report start with
         self.svg, self.annotate = _diagram_function()
         self.out = []
         self.case_anchor = {}
@@ -238,6 +271,11 @@ class _Builder:
 
     def w(self, *parts):
         self.out.extend(parts)
+
+    def head(self, title):
+        self.w("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+               '<meta name="viewport" content="width=device-width, initial-scale=1">',
+               f"<title>{esc(title)}</title><style>{CSS}</style></head><body>")
 
     # --- header and summary ------------------------------------------------
 
@@ -311,7 +349,7 @@ class _Builder:
         self.w("</table>")
         self.w('<div class="legend">')
         for v in V.VERDICTS:
-            self.w(f'<span class="item">{badge(v)} {esc(MEANING[v])}</span>')
+            self.w(f'<span class="item">{badge(v, explain=False)} {esc(MEANING[v])}</span>')
         self.w("</div>")
 
     # --- cases -------------------------------------------------------------
@@ -353,30 +391,19 @@ class _Builder:
 
     def case(self, c, strict):
         v = c["verdict"]
-        is_open = v in OPEN
-        cls = "case" + ("" if is_open else " ok")
+        page = None if self.case_page else case_page_path(c)
+        is_open = v in OPEN or self.case_page
+        cls = "case" + ("" if v in OPEN else " ok")
         self.w(f'<details class="{cls}" id="{self.case_anchor[c["id"]]}"'
                f'{" open" if is_open else ""}><summary>'
                f'<span class="cid">{esc(c["id"])}</span><span class="sids">')
         for rid in c["spec_ids"]:
-            self.w(f'<a href="#{anchor("req-", rid)}">{esc(rid)}</a>')
+            self.w(f'<a href="{self.home}#{anchor("req-", rid)}">{esc(rid)}</a>')
         self.w(f"</span><span>{badge(v)}</span>"
                f'<span class="dur">{c.get("duration_s", 0):.3f} s</span></summary>'
                '<div class="body"><dl class="kv">')
-        self.w("<dt>Requirements</dt><dd>")
-        for rid in c["spec_ids"]:
-            req = self.reqs.get(rid)
-            level = (req or {}).get("level") or (c.get("levels") or {}).get(rid) or ""
-            self.w(f'<div class="req"><a href="#{anchor("req-", rid)}">{esc(rid)}</a> '
-                   f'<span class="lvl {esc(level)}">{esc(level)}</span>')
-            if req:
-                self.w(f' <span class="src">{esc(req["file"])}:{req["line"]}'
-                       f'{" &middot; " + esc(req["section"]) if req.get("section") else ""}'
-                       f'</span><p>{_prose(req["text"])}</p>')
-            else:
-                self.w(' <span class="src">(text not found in spec/)</span>')
-            self.w("</div>")
-        self.w("</dd>")
+        if not page:
+            self.claimed(c)
         self.w(f"<dt>Expectation</dt><dd>{esc(c.get('expectation') or '(no docstring)')}</dd>")
         self.w("<dt>Observation</dt><dd>")
         self.observation(c)
@@ -392,17 +419,40 @@ class _Builder:
                        f'{r["duration_s"]:.3f} s</span>')
             self.w(f'<div class="note">the details below are those of run '
                    f'{esc(c.get("shown_run"))}</div></dd>')
-        files = [(label, _rel(c.get(key), self.base))
-                 for label, key in (("wire log", "wire_log_file"), ("IUT stderr", "iut_log"))]
-        files = [(label, p) for label, p in files if p]
-        if files:
-            self.w("<dt>Files</dt><dd>")
-            self.w(" &middot; ".join(f'<a class="mono" href="{esc(p)}">{esc(label)}: {esc(p)}</a>'
-                                     for label, p in files))
-            self.w("</dd>")
+        self.files(c, page)
         self.w("</dl>")
-        self.wire(c)
+        if not page:
+            self.wire(c)
         self.w("</div></details>")
+
+    def claimed(self, c):
+        """The texts of the requirements a case claims."""
+        self.w("<dt>Requirements</dt><dd>")
+        for rid in c["spec_ids"]:
+            req = self.reqs.get(rid)
+            level = (req or {}).get("level") or (c.get("levels") or {}).get(rid) or ""
+            self.w(f'<div class="req"><a href="{self.home}#{anchor("req-", rid)}">{esc(rid)}'
+                   f'</a> <span class="lvl {esc(level)}">{esc(level)}</span>')
+            if req:
+                self.w(f' <span class="src">{esc(req["file"])}:{req["line"]}'
+                       f'{" &middot; " + esc(req["section"]) if req.get("section") else ""}'
+                       f'</span><p>{_prose(req["text"])}</p>')
+            else:
+                self.w(' <span class="src">(text not found in spec/)</span>')
+            self.w("</div>")
+        self.w("</dd>")
+
+    def files(self, c, page):
+        links = []
+        if page:
+            links.append(f'<a href="{esc(_rel(page, self.base))}">requirement texts, sequence '
+                         f'diagram and table ({len(_wire_entries(c)[0])} entries)</a>')
+        for label, key in (("wire log", "wire_log_file"), ("IUT stderr", "iut_log")):
+            p = _rel(c.get(key), self.base)
+            if p:
+                links.append(f'<a class="mono" href="{esc(p)}">{esc(label)}: {esc(p)}</a>')
+        if links:
+            self.w(f"<dt>Files</dt><dd>{' &middot; '.join(links)}</dd>")
 
     def observation(self, c):
         viols = c.get("violations") or []
@@ -431,9 +481,7 @@ class _Builder:
             self.w("</div>")
 
     def wire(self, c):
-        entries = [e for e in c.get("wire_log") or [] if isinstance(e, dict) and "conn" in e]
-        omitted = sum(e.get("entries", 0) for e in c.get("wire_log") or []
-                      if isinstance(e, dict) and e.get("event") == "omitted" and "conn" not in e)
+        entries, omitted = _wire_entries(c)
         n = len(entries)
         self.w(f'<h4>Wire log <span class="note">({n} entries'
                f'{f"; {omitted} more omitted from the report" if omitted else ""})</span></h4>')
@@ -520,8 +568,8 @@ class _Builder:
                        f'{esc(req.get("section", ""))}</span><div>{_prose(req["text"])}</div>')
             self.w('<div class="by">checked by: ')
             for c in claimed[rid]:
-                self.w(f'<a href="#{self.case_anchor[c["id"]]}">{badge(c["verdict"])} '
-                       f'<span class="mono">{esc(c["id"])}</span></a> ')
+                self.w(f'<a href="#{self.case_anchor[c["id"]]}">'
+                       f'{badge(c["verdict"], explain=False)} {esc(c["id"])}</a> ')
             self.w("</div></div>")
         self.w("</div>")
 
@@ -529,9 +577,7 @@ class _Builder:
         rep = self.rep
         title = (f"scwire conformance: {rep.get('codec')}, "
                  f"{(rep.get('iut') or {}).get('cmd') or (rep.get('iut') or {}).get('addr') or ''}")
-        self.w("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-               '<meta name="viewport" content="width=device-width, initial-scale=1">',
-               f"<title>{esc(title)}</title><style>{CSS}</style></head><body>")
+        self.head(title)
         self.header()
         self.summary()
         self.cases()
@@ -539,6 +585,14 @@ class _Builder:
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         self.w(f"<footer>{esc(R.headline(rep))}. Written {esc(now)} by scwire-conform; "
                f"this file needs no script and fetches nothing.</footer></body></html>\n")
+        return "".join(self.out)
+
+    def build_case(self, c):
+        """The page of case c alone, its row open (a builder given home)."""
+        self.head(f"scwire conformance: {c['id']}")
+        self.w(f'<p><a href="{self.home}#{self.case_anchor[c["id"]]}">&larr; the report</a></p>')
+        self.case(c, None)
+        self.w("</body></html>\n")
         return "".join(self.out)
 
 
@@ -549,8 +603,24 @@ def render(rep, requirements=None, html_path=None, exit_code=None, fragments=Non
 
 
 def write_html(path, rep, requirements=None, exit_code=None, fragments=None):
+    """Write the report, and the case pages of the rows not in `fragments`."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    for c in rep.get("cases", []):
+        if c["id"] not in (fragments or {}):
+            write_case_page(c, requirements, path)
     text = render(rep, requirements, path, exit_code, fragments)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def write_case_page(entry, requirements=None, html_path=None):
+    """Write the page of a case whose row in the report at html_path links it
+    instead of showing its details (case_page_path); nothing for the others."""
+    path = case_page_path(entry)
+    if path is None:
+        return
+    home = _rel(html_path, os.path.dirname(os.path.abspath(path))) or ""
+    text = _Builder({"cases": [entry]}, requirements, path, None, home=home).build_case(entry)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
 
@@ -563,11 +633,11 @@ def case_html(entry, requirements=None, html_path=None):
 
 
 class CaseRenderer:
-    """Renders the rows of cases in a thread while the next cases run (they
-    mostly wait on sockets), so that writing the report at the end costs
-    little.  `submit` a finished case's report entry; `fragments` (at the end)
-    gives {case id: html} of those rendered; a case whose rendering failed is
-    left out and rendered again at the end."""
+    """Renders the rows and case pages of cases in a thread while the next
+    cases run (they mostly wait on sockets), so that writing the report at the
+    end costs little.  `submit` a finished case's report entry; `fragments`
+    (at the end) gives {case id: html} of those rendered; a case whose
+    rendering failed is left out and rendered again at the end."""
 
     def __init__(self, requirements=None, html_path=None):
         self.requirements = requirements
@@ -586,6 +656,7 @@ class CaseRenderer:
             if entry is None:
                 return
             try:
+                write_case_page(entry, self.requirements, self.html_path)
                 self._done[entry["id"]] = case_html(entry, self.requirements, self.html_path)
             except Exception:   # noqa: BLE001 - rendered again (and reported) at the end
                 self._done.pop(entry["id"], None)

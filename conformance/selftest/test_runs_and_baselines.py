@@ -84,7 +84,10 @@ def test_every_report_names_suite_version_and_spec_revision(demo):
     props = {q.get("name"): q.get("value") for q in root.find("testsuite/properties")}
     assert props["suite_version"] == "0.1.0" and props["spec_revision"] == "1"
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "suite version" in page and "spec revision" in page and "<svg" in page
+    assert "suite version" in page and "spec revision" in page and "<svg" not in page
+    # A passing case's diagram is on a page of its own, linked from the report.
+    assert 'href="cases/demo/test_hs_1_passes.html"' in page
+    assert "<svg" in (out / "cases" / "demo" / "test_hs_1_passes.html").read_text(encoding="utf-8")
     assert "scwire-conform 0.1.0, spec revision 1, profile 0.1.0a4, codec msgpack" in p.stdout
     assert f"HTML report: {out / 'report.html'}" in p.stdout
 
