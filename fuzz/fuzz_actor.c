@@ -1292,7 +1292,7 @@ static int op_accept(world *w)
     sc_conn_id id = 0;
     sc_err err;
     sc_err_clear(&err);
-    int rc = sc_actor_accept(w->a, w->now, &id, &err);
+    int rc = sc_actor_accept(w->a, w->now, "127.0.0.1:40000", &id, &err);
     sc_actor_stats st;
     sc_actor_get_stats(w->a, &st);
     int s = -1;

@@ -232,7 +232,7 @@ def test_hs_9_silent_peer_closed_after_handshake_timeout(private_iut, hostile, s
     never sends its uid, within 1 s plus the prompt margin, and serves a channel
     streaming echoes meanwhile."""
     iut = private_iut("--handshake-timeout", "1")
-    with hostile(target=iut, allowed=(CLOSED,), tractor=HUNG) as h:
+    with hostile(target=iut, allowed=(CLOSED,), tractor=HUNG, limit_value=1) as h:
         c = h.conn(handshake=False)
         t0 = time.monotonic()
         how = c.closed_within(1 + settings.prompt)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from scwire_conform import mpk, msgs
+from scwire_conform import iutlog, mpk, msgs
 from scwire_conform.bystander import CLOSED, DOWN, HUNG, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
@@ -54,13 +54,13 @@ def nested(levels):
     return b"\x91" * levels + b"\xc0"
 
 
-@pytest.mark.spec("LIM-2", "SEC-1", "SEC-2")
+@pytest.mark.spec("LIM-2", "SVC-30", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 def test_lim_2_oversized_message_closes_connection(small, hostile, settings):
     """A command larger than the 64 KiB message limit, made of small strs (no single
     item over a limit), makes the IUT close the connection; with msgpack the first
     66000 bytes, still an incomplete message, suffice."""
-    with hostile(target=small, allowed=(CLOSED,)) as h:
+    with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_FRAME) as h:
         # A partial message with msgpack: not probed (the probe would continue it).
         c = h.conn(probe=False, usable=HUNG)
         items = [mpk.str_("s" * 28) for _ in range(2500)]
@@ -80,7 +80,7 @@ def test_lim_3_oversized_lenprefix_header_closes_at_once(settings, private_iut, 
     close the connection without waiting for the body."""
     if settings.codec != "lenprefix":
         pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
-    with hostile(target=private_iut(*SMALL), allowed=(CLOSED,)) as h:
+    with hostile(target=private_iut(*SMALL), allowed=(CLOSED,), limit_value=MAX_FRAME) as h:
         c = h.conn(probe=False, usable=HUNG)
         c.send_raw(HEADER.pack(size) + b"\x81", note=f"header announcing {size} bytes")
         wait_closed(c, settings)
@@ -91,7 +91,7 @@ def test_lim_3_oversized_lenprefix_header_closes_at_once(settings, private_iut, 
 def test_lim_4_too_deep_closes_and_the_limit_itself_is_served(small, hostile, settings):
     """With a depth limit of 16, a command nested 16 levels deep is served and one
     nested 17 levels deep closes the connection."""
-    with hostile(target=small, allowed=(CLOSED,)) as h:
+    with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_DEPTH) as h:
         ok = h.factory(target=small)
         # The command map, cmd array and kwargs map are levels 1-3; the value's 13
         # arrays are levels 4-16 (the nil inside is no container).
@@ -125,7 +125,7 @@ def test_lim_5_long_str_bin_ext_closes_from_its_header(small, hostile, settings,
     """A str, bin or ext declaring more bytes than the string limit (1000) makes the IUT
     close the connection, judging by its header: with msgpack only 10 of its bytes
     are sent; a lenprefix frame (whose body is read whole) carries all of them."""
-    with hostile(target=small, allowed=(CLOSED,)) as h:
+    with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_STR) as h:
         long_value(h.conn(probe=False, usable=HUNG), settings, kind)
 
 
@@ -148,7 +148,7 @@ def test_lim_6_too_many_entries_closes_from_the_header(small, hostile, settings,
     """An array or map declaring more entries than the limit (4096) makes the IUT close
     the connection, judging by its header: with msgpack only 4 entries follow it; a
     lenprefix frame (whose body is read whole) carries them all."""
-    with hostile(target=small, allowed=(CLOSED,)) as h:
+    with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_ENTRIES) as h:
         many_entries(h.conn(probe=False, usable=HUNG), settings, kind)
 
 
@@ -209,7 +209,7 @@ def test_lim_8_context_limit_too_many_contexts(private_iut, fresh_conn_factory):
     must(r.kind == "return", f"echo after freeing one context answered {short(r.final)}")
 
 
-@pytest.mark.spec("LIM-10")
+@pytest.mark.spec("LIM-10", "SVC-30")
 def test_lim_10_connection_limit(private_iut, fresh_conn_factory, settings):
     """With 64 connections allowed, a 65th is closed at once without being served,
     the 64 keep working, and once one closes a new connection is accepted."""
@@ -225,6 +225,8 @@ def test_lim_10_connection_limit(private_iut, fresh_conn_factory, settings):
     must(how is not None, "the 65th connection was not closed")
     served = [m for m in extra.drained if isinstance(m, dict)]
     must(not served, f"the 65th connection was served: {', '.join(short(m) for m in served)}")
+    iutlog.must_log(iut, (0, 0), iutlog.conn_names(extra), "refusing the 65th connection",
+                    value=64)
     for c in (conns[0], conns[-1]):
         r = c.call(SERVICE, "echo", value=1)
         must(r.kind == "return", f"an existing connection got {short(r.final)}")

@@ -22,6 +22,10 @@ outcome is graded:
 - *actor down*: the IUT process died, a fresh connection is refused or not
   served, or the bystander's connection was cut.
 
+A hostile connection the IUT closed, or whose message it dropped without a
+reply, must have a record on the IUT's stderr that names it (test-service.md
+SVC-30: *log a reason*, *drop with a warning*), when the suite started the IUT.
+
 Actor down is always a failure (SEC-1).  The bystander must see every echo, in
 order, with no gap, none later than "promptly" (SEC-2), and its context must
 end with the right count.  A sanity echo on a fresh connection closes the
@@ -32,7 +36,7 @@ import os
 import threading
 import time
 
-from . import msgs
+from . import iutlog, msgs
 from .msgs import new_cid
 from .verdict import Violation, info, must
 from .wire import SERVICE, Closed, Timeout
@@ -195,6 +199,7 @@ class _Hostile:
         self.probe = probe
         self.grade = None
         self.replies = []
+        self.probe_cid = None
 
 
 class Hostile:
@@ -202,7 +207,7 @@ class Hostile:
 
     def __init__(self, factory, settings, case, *, iut, target=None, allowed=(REJECTED, CLOSED),
                  tractor=None, tractor_bystander=True, tractor_checks=True, profile="strict",
-                 log_dir=None, what=None, under_way=False):
+                 log_dir=None, what=None, under_way=False, limit_value=None):
         for g in tuple(allowed) + ((tractor,) if tractor else ()):
             if g not in GRADES:
                 raise ValueError(f"unknown grade {g!r}")
@@ -219,6 +224,7 @@ class Hostile:
         self.log_dir = log_dir
         self.what = what
         self.under_way = under_way     # the hostile input may act before the frame starts
+        self.limit_value = limit_value  # the value of the limit the input crosses (SVC-30)
         self.hostiles = []
         self.checks = []
         self.bystander = None
@@ -287,6 +293,7 @@ class Hostile:
         return Violation(f"the sanity echo before the hostile input failed: {why}")
 
     def __enter__(self):
+        self.log_mark = self.iut.mark() if getattr(self.iut, "managed", False) else None
         why = self._sanity("before")
         if why:
             raise self._early_failure(why)
@@ -323,7 +330,8 @@ class Hostile:
             return CLOSED if closed else h.usable
         token = "probe " + new_cid()
         try:
-            r = c.call(SERVICE, "echo", value=token, timeout=self.settings.prompt)
+            h.probe_cid = c.command(SERVICE, "echo", {"value": token})
+            r = c.result(h.probe_cid, timeout=self.settings.prompt)
         except (Violation, Closed, Timeout, OSError):
             r = None
         got = c.unread()
@@ -405,10 +413,40 @@ class Hostile:
                  f"{h.label}: expected {' or '.join(self.allowed)}; observed {h.grade} [{text}]")
         must(not self.bystander.problems,
              f"SEC-2: the bystander was hurt: {'; '.join(self.bystander.problems)} [{text}]")
+        self._check_records()
         for fn in self.checks:
             fn()
         info(text)
         return False
+
+    def _messages(self, h, direction):
+        return [e["msg"] for e in self.case.wire_log.entries
+                if e.get("conn") == h.conn.name and e.get("dir") == direction and "msg" in e]
+
+    def _answered(self, h):
+        """Whether the IUT sent anything on h besides its uid and the probe's answer."""
+        return any(isinstance(m, dict) and m.get("cid") != h.probe_cid
+                   for m in self._messages(h, h.conn.in_dir))
+
+    def _ended_by_nil(self, h):
+        """Whether the case sent nil on h: a close then ends the channel as CAN-1
+        says, with no reason to log."""
+        return any(m is None for m in self._messages(h, h.conn.out_dir))
+
+    def _check_records(self):
+        """SVC-30 for every hostile connection the IUT closed, or whose input it
+        dropped without a word on the wire."""
+        for h in self.hostiles:
+            if h.dropped or self._ended_by_nil(h):
+                continue
+            value = None
+            if h.grade == CLOSED:
+                what, value = f"closing {h.label}", self.limit_value
+            elif h.grade == REJECTED and not self._answered(h):
+                what = f"dropping the message of {h.label} (a warning)"
+            else:
+                continue
+            iutlog.must_log(self.iut, self.log_mark, iutlog.conn_names(h.conn), what, value)
 
     def _observation(self, down):
         if len(self.hostiles) > 1:

@@ -175,6 +175,16 @@ class Conn:
         self.send_raw(self.codec.frame(body), chop, note)
 
     @property
+    def in_dir(self):
+        """The trace direction of what the IUT sends on this connection."""
+        return self._in_dir
+
+    @property
+    def out_dir(self):
+        """The trace direction of what the suite sends on this connection."""
+        return self._out_dir
+
+    @property
     def codec_error(self):
         """The Violation of the IUT's first bytes that did not decode, or None."""
         return self._codec_error

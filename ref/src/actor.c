@@ -300,7 +300,7 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why)
     char uid[160] = "(no handshake)";
     if (c->chan.peer_name)
         sc_uid_repr(&c->chan.peer, uid, sizeof(uid));
-    sc_log(a, level, "closing connection %u to %s: %s", c->id, uid, why);
+    sc_log(a, level, "closing connection %u (%s) to %s: %s", c->id, c->peer, uid, why);
     c->closing = 1;
     conn_drop_tasks(a, c);
     if (c->hs_timer >= 0)
@@ -377,13 +377,16 @@ static int send_own_uid(sc_actor *a, sc_conn *c)
     return SC_OK;
 }
 
-int sc_actor_accept(sc_actor *a, double now, sc_conn_id *id, sc_err *err)
+int sc_actor_accept(sc_actor *a, double now, const char *peer, sc_conn_id *id, sc_err *err)
 {
     a->now = now;
+    if (!peer)
+        peer = "peer address unknown";
     if (a->shutting_down)
         return sc_err_set(err, SC_ESTATE, "the actor is shutting down");
     if (a->nconns >= a->cfg.limits.max_conns) {
-        sc_log(a, SC_LOG_WARNING, "refusing a connection: the limit of %u connections is reached",
+        sc_log(a, SC_LOG_WARNING,
+               "refusing a connection from %s: the limit of %u connections is reached", peer,
                a->cfg.limits.max_conns);
         return sc_err_set(err, SC_ELIMIT, "connection limit of %u reached", a->cfg.limits.max_conns);
     }
@@ -394,7 +397,8 @@ int sc_actor_accept(sc_actor *a, double now, sc_conn_id *id, sc_err *err)
         return rc;
     }
     *id = c->id;
-    sc_log(a, SC_LOG_TRANSPORT, "accepted connection %u", c->id);
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    sc_log(a, SC_LOG_TRANSPORT, "accepted connection %u from %s", c->id, c->peer);
     /* Both sides send their uid at once, without waiting for the other. */
     send_own_uid(a, c);
     sc_actor_settle(a);
@@ -419,6 +423,7 @@ sc_conn *sc_conn_open_outbound(sc_actor *a, sc_conn_role role, const char *host,
         return NULL;
     }
     c->connecting = 1;
+    snprintf(c->peer, sizeof(c->peer), "%s:%u", host, (unsigned)port);
     sc_event *ev = sc_actor_push_event(a, SC_EV_CONNECT, c);
     if (!ev) {
         sc_conn_close(a, c, SC_LOG_ERROR, "out of memory asking for a connection");
@@ -767,6 +772,8 @@ static void dispatch_cmd(sc_actor *a, sc_conn *c, const sc_msg *m)
         char text[120];
         snprintf(text, sizeof(text), "this channel already has %u live contexts (the limit)",
                  c->ntasks);
+        sc_log(a, SC_LOG_WARNING, "refusing a command on connection %u (%s): %s", c->id, c->peer,
+               text);
         sc_send_error_text(a, c, m->cid, "TooManyContexts", "TooManyContexts", "dispatch", text);
         return;
     }
@@ -809,7 +816,7 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
         break;
     case SC_EMSG_DROP:
         a->dropped++;
-        sc_log(a, SC_LOG_WARNING, "dropping a message on connection %u: %s", c->id,
+        sc_log(a, SC_LOG_WARNING, "dropping a message on connection %u (%s): %s", c->id, c->peer,
                ev->parse_err.msg);
         return;
     case SC_EMSG_REPLY:
@@ -841,8 +848,8 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
         dispatch_cmd(a, c, m);
         return;
     case SC_MSG_ACTOR_ERROR:
-        sc_log(a, SC_LOG_ERROR, "the peer reports an actor failure: %.*s: %.*s",
-               (int)m->type_str.len, m->type_str.ptr,
+        sc_log(a, SC_LOG_ERROR, "the peer on connection %u (%s) reports an actor failure: %.*s: %.*s",
+               c->id, c->peer, (int)m->type_str.len, m->type_str.ptr,
                (int)(m->tb_str.len > 600 ? 600 : m->tb_str.len), m->tb_str.ptr);
         return;
     default:
@@ -857,9 +864,10 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
     sc_ctx *x = sc_ctx_find(&a->contexts, &c->chan.peer, m->cid);
     if (!x) {
         a->dropped++;
-        sc_log(a, SC_LOG_WARNING, "ignoring %s for unknown or finished context %.*s on connection %u",
+        sc_log(a, SC_LOG_WARNING,
+               "ignoring %s for unknown or finished context %.*s on connection %u (%s)",
                sc_msg_kind_name(m->kind), (int)(m->cid.len > 64 ? 64 : m->cid.len), m->cid.ptr,
-               c->id);
+               c->id, c->peer);
         return;
     }
     route_to_task(a, c, (sc_task *)x, m);
@@ -1051,6 +1059,15 @@ void sc_actor_conn_release(sc_actor *a, sc_conn_id id)
 
 /* ---- time --------------------------------------------------------------------- */
 
+/* LIM-9; the record names the limit's value (SVC-30). */
+static void close_without_handshake(sc_actor *a, sc_conn *c)
+{
+    char text[96];
+    snprintf(text, sizeof(text), "no handshake from the peer within the handshake timeout of %g s",
+             a->cfg.limits.handshake_timeout);
+    sc_conn_close(a, c, SC_LOG_WARNING, text);
+}
+
 void sc_conn_timeout(sc_actor *a, sc_conn *c)
 {
     if (c->closing)
@@ -1064,7 +1081,7 @@ void sc_conn_timeout(sc_actor *a, sc_conn *c)
     else if (c->role == SC_ROLE_PARENT)
         sc_conn_close(a, c, SC_LOG_ERROR, "no handshake and init map from the parent in time");
     else if (c->chan.state == SC_CHAN_HANDSHAKE)
-        sc_conn_close(a, c, SC_LOG_WARNING, "no handshake from the peer within the handshake timeout");
+        close_without_handshake(a, c);
     else if (c->call_state)
         registry_call_done(a, c, "no answer in time");
 }

@@ -102,9 +102,12 @@ int sc_actor_start(sc_actor *a, double now);
 /* SIGINT/SIGTERM: cancel every task, unregister, close everything, exit 0. */
 void sc_actor_shutdown(sc_actor *a, double now);
 
-/* A connection was accepted.  SC_ELIMIT when the connection limit is reached:
- * the glue closes the socket at once (the actor has logged why). */
-int sc_actor_accept(sc_actor *a, double now, sc_conn_id *conn, sc_err *err);
+/* A connection was accepted from `peer`, the peer's address as text (for
+ * example "127.0.0.1:40123"; NULL when unknown), which every log record about
+ * the connection names (test-service.md SVC-30).  SC_ELIMIT when the
+ * connection limit is reached: the glue closes the socket at once (the actor
+ * has logged why). */
+int sc_actor_accept(sc_actor *a, double now, const char *peer, sc_conn_id *conn, sc_err *err);
 /* An outbound connection asked for by SC_EV_CONNECT is up, or failed. */
 void sc_actor_conn_connected(sc_actor *a, sc_conn_id conn, double now);
 void sc_actor_conn_connect_failed(sc_actor *a, sc_conn_id conn, const char *why, double now);

@@ -39,6 +39,7 @@ struct sc_conn {
     sc_task *caller;       /* SC_ROLE_CALLER: the ctx_call task it serves */
     sc_conn *paused_on;    /* whose budget: this channel's or another of the same uid */
     sc_chan chan;
+    char peer[64];         /* the peer's address, for log records */
     double hs_deadline;
     int hs_timer;          /* index in the timer heap, -1 if none */
     sc_task *tasks;        /* tasks this channel started */

@@ -502,7 +502,27 @@ static void pause_accept(sc_loop *L, int err)
     timer_restart(L, &L->accept_pause, ACCEPT_PAUSE);
 }
 
-static void accepted(sc_loop *L, int fd, double now)
+/* The peer's address as "host:port" ("[host]:port" for IPv6), for the log. */
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(out, n, "%s:%u", host, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(out, n, "[%s]:%u", host, port);
+    } else {
+        snprintf(out, n, "peer address unknown");
+    }
+}
+
+static void accepted(sc_loop *L, int fd, const char *peer, double now)
 {
     sc_conn_id id;
     sc_err err;
@@ -515,7 +535,7 @@ static void accepted(sc_loop *L, int fd, double now)
     }
     set_nodelay(fd);
     sc_err_clear(&err);
-    rc = sc_actor_accept(L->a, now, &id, &err);
+    rc = sc_actor_accept(L->a, now, peer, &id, &err);
     if (rc != SC_OK) {
         /* For SC_ELIMIT the actor has logged why. */
         if (rc != SC_ELIMIT)
@@ -544,9 +564,13 @@ static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
     (void)revents;
 
     for (int i = 0; i < ACCEPT_BURST && L->listen_fd >= 0; i++) {
-        int fd = accept4(L->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int fd = accept4(L->listen_fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            accepted(L, fd, now);
+            char peer[64];
+            peer_text(&ss, peer, sizeof(peer));
+            accepted(L, fd, peer, now);
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             break;
         } else if (!accept_retryable(errno)) {

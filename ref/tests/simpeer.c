@@ -756,7 +756,9 @@ int sp_accept_codec(simpeer *p, sc_codec codec)
 {
     sc_conn_id id;
     sc_err err;
-    int rc = sc_actor_accept(p->actor, p->now, &id, &err);
+    char peer[32];
+    snprintf(peer, sizeof(peer), "127.0.0.1:%u", 40000u + (unsigned)p->nconns);
+    int rc = sc_actor_accept(p->actor, p->now, peer, &id, &err);
     if (rc != SC_OK)
         return rc < 0 ? rc : -1;
     int h = conn_add(p, id, codec);

@@ -213,6 +213,8 @@ static void test_hs_timeout(void)
     sp_advance(&p, 0.2);
     CU_ASSERT(sp_closed(&p, silent) && sp_closed(&p, half) && !sp_closed(&p, slow));
     CU_ASSERT(sp_log_has(&p, "handshake timeout"));
+    /* SVC-30: the record names the connection by its peer's address. */
+    CU_ASSERT(sp_log_has(&p, "(127.0.0.1:40000) to (no handshake): no handshake"));
     sp_advance(&p, 100.0);
     CU_ASSERT(!sp_closed(&p, slow));
     CU_ASSERT(sc_actor_next_deadline(p.actor) < 0);
@@ -397,6 +399,7 @@ static void test_unroutable_dropped(void)
         CU_ASSERT(sp_unread(&p, h) == 0);
     }
     CU_ASSERT(sp_stats(&p).dropped == dropped + n);
+    CU_ASSERT(sp_log_has(&p, "for unknown or finished context nope on connection 1 (127.0.0.1:40000)"));
     CU_ASSERT(sp_stats(&p).contexts == 1);
     /* The live context is unharmed. */
     sp_send(&p, h, "{'yield': 7, 'cid': 'x1'}");
@@ -1299,7 +1302,7 @@ static void test_self_cancel(void)
     CU_ASSERT(sp_count_events(&p, SC_EV_CONNECT) == 0);
     CU_ASSERT(sp_stats(&p).contexts == 0 && sp_stats(&p).conns == 0);
     sc_conn_id id;
-    CU_ASSERT(sc_actor_accept(p.actor, p.now, &id, NULL) == SC_ESTATE);
+    CU_ASSERT(sc_actor_accept(p.actor, p.now, NULL, &id, NULL) == SC_ESTATE);
     at_finish(&p);
 }
 
@@ -1562,6 +1565,7 @@ static void test_max_conns(void)
     CU_ASSERT(sp_accept(&p) == SC_ELIMIT);
     CU_ASSERT(sp_accept(&p) == SC_ELIMIT);
     CU_ASSERT(sp_log_has(&p, "limit of 4 connections"));
+    CU_ASSERT(sp_log_has(&p, "refusing a connection from 127.0.0.1:400"));
     CU_ASSERT(sp_stats(&p).conns == 4);
     for (int i = 0; i < 4; i++)
         CU_ASSERT(echo_ok(&p, h[i], "c1"));
