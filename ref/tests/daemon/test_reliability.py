@@ -240,7 +240,8 @@ def test_a_child_ignoring_cancel_is_terminated_then_killed_without_leak(daemon):
 # --- limits reached ----------------------------------------------------------
 
 MAX_CONNS = 8
-CONN_LIMIT_LOG = f"refusing a connection: the limit of {MAX_CONNS} connections is reached"
+# The refusal record names the peer (SVC-30) before this text.
+CONN_LIMIT_LOG = f": the limit of {MAX_CONNS} connections is reached"
 
 
 def served_within(port, timeout=TIMEOUT):
