@@ -196,6 +196,21 @@ class Plugin:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+    def take_my_shard(self, session, config, items):
+        """--shard K/N: every N-th of the cases left once every selection (-k,
+        --section) is made, so that the shards' cases interleave back into the
+        order of the whole run."""
+        if not self.settings.shard:
+            return
+        k, n = self.settings.shard
+        cases = [it for it in items if self.is_case(it)]
+        mine = {id(it) for it in cases[k::n]}
+        drop = [it for it in cases if id(it) not in mine]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [it for it in items if not self.is_case(it) or id(it) in mine]
+
     def pytest_collection_finish(self, session):
         if self.expectations:
             bad = self.expectations.unmatched(self.all_case_ids)
@@ -653,6 +668,9 @@ class Plugin:
         self.exit_code = code
         session.exitstatus = code
         self.report["exit_status"] = code
+        if s.shard:
+            self._end_shard(session, code, records)
+            return
         if records or self.inconclusive:
             report.write_json(s.json_path, self.report)
             report.write_junit(s.junit_path, self.report)
@@ -662,6 +680,20 @@ class Plugin:
             except Exception as e:  # noqa: BLE001 - the verdicts stand without the page
                 self.incidents.append(f"the HTML report could not be written: "
                                       f"{type(e).__name__}: {e}")
+
+    def _end_shard(self, session, code, records):
+        """A shard writes its JSON report and the HTML rows it rendered; the run that
+        merges the shards writes the rest.  A shard the split left without a
+        case is no error."""
+        if not records and not self.inconclusive and not self.collect_errors:
+            code = 0
+            self.report["exit_status"] = self.exit_code = session.exitstatus = 0
+        report.write_json(self.settings.json_path, self.report)
+        frags = self.renderer.fragments() if self.renderer is not None else {}
+        with open(os.path.join(self.settings.out, "fragments.json"), "w",
+                  encoding="utf-8") as fh:
+            json.dump(frags, fh)
+        return code
 
     def _iut_meta(self):
         s = self.settings
@@ -680,49 +712,11 @@ class Plugin:
             return
         tr.section("scwire conformance summary")
         rep = getattr(self, "report", None)
-        if rep:
-            tr.write_line(report.headline(rep)
-                          + (f", each case {s.repeat} times" if s.repeat > 1 else "")
-                          + (f", known deviations from {s.expect_file}" if s.expect_file else ""))
-        if self.inconclusive:
-            tr.write_line(f"INCONCLUSIVE: {self.inconclusive}", red=True, bold=True)
-        if self.suite_error:
-            tr.write_line(f"ERROR: {self.suite_error}", red=True)
-        elif self.exit_code == 3 and not self.records:
-            tr.write_line("ERROR: no case was run (nothing collected or selected)", red=True)
-        if rep and rep["cases"]:
-            for c in rep["cases"]:
-                if c["verdict"] in (V.FAIL, V.NON_STRICT, V.ERROR, V.XPASS):
-                    first = c["observation"].splitlines()[0] if c["observation"] else ""
-                    tr.write_line(f"{c['verdict']:<10} {c['id']}: {first[:200]}")
-            flaky = [c for c in rep["cases"] if c["verdict"] == V.FLAKY]
-            if flaky:
-                tr.write_line("")
-                tr.write_line(f"FLAKY: {len(flaky)} case(s) whose runs disagreed:", yellow=True)
-                for c in flaky:
-                    tr.write_line(f"  {c['id']}: "
-                                  + ", ".join(r["verdict"] for r in c.get("runs", [])))
-            xfail = sum(1 for c in rep["cases"] if c["verdict"] == V.XFAIL)
-            if xfail:
-                tr.write_line(f"XFAIL: {xfail} known deviation(s) failed as expected")
-            tr.write_line("")
-            tr.write_line(report.table(rep["summary"]))
-            tr.write_line("declared capabilities: "
-                          + (", ".join(rep["declared_capabilities"]) or "none"))
-            cap_line = report.capability_line(rep["capability_skips"])
-            if cap_line:
-                tr.write_line(cap_line, yellow=True)
-            if rep["coverage_warning"]:
-                tr.write_line(f"WARNING: {rep['coverage_warning']}", red=True, bold=True)
-        for inc in self.incidents:
-            tr.write_line(f"incident: {inc}", yellow=True)
-        if rep and (rep["cases"] or self.inconclusive):
-            tr.write_line(f"JSON report: {s.json_path}")
-            tr.write_line(f"JUnit XML:   {s.junit_path}")
-            tr.write_line(f"HTML report: {s.html_path}")
-            tr.write_line(f"logs:        {s.out}")
-        meaning = report.meaning(self.exit_code)
-        tr.write_line(f"scwire-conform {__version__} (spec revision {self.revision}): "
-                      f"profile {s.profile}, codec {s.codec}"
-                      f"{', strict' if s.strict else ''}: exit {self.exit_code} ({meaning})",
-                      bold=True)
+        paths = (s.json_path, s.junit_path, s.html_path, s.out)
+        nothing_run = self.exit_code == 3 and not self.records
+        for text, markup in report.summary_lines(
+                rep, exit_code=self.exit_code, settings=s, paths=paths, version=__version__,
+                revision=self.revision,
+                incidents=self.incidents, inconclusive=self.inconclusive,
+                suite_error=self.suite_error, nothing_run=nothing_run):
+            tr.write_line(text, **markup)

@@ -343,3 +343,61 @@ def table(summary):
                          for i in range(len(r)))
     rule = "-" * len(fmt(head))
     return "\n".join([fmt(head), rule] + [fmt(r) for r in rows[:-1]] + [rule, fmt(rows[-1])])
+
+
+def summary_lines(rep, *, exit_code, settings, paths, version, revision, incidents=(),
+                  inconclusive=None, suite_error=None, nothing_run=False):
+    """The end of a run on the terminal: [(line, markup)], markup being pytest's
+    write_line keywords (red, yellow, bold).  `paths` are those of the JSON, the
+    JUnit XML, the HTML report and the logs."""
+    s = settings
+    out = []
+
+    def line(text="", **markup):
+        out.append((text, markup))
+    if rep:
+        line(headline(rep) + (f", each case {s.repeat} times" if s.repeat > 1 else "")
+             + (f", known deviations from {s.expect_file}" if s.expect_file else ""))
+    if inconclusive:
+        line(f"INCONCLUSIVE: {inconclusive}", red=True, bold=True)
+    if suite_error:
+        line(f"ERROR: {suite_error}", red=True)
+    elif nothing_run:
+        line("ERROR: no case was run (nothing collected or selected)", red=True)
+    if rep and rep["cases"]:
+        _case_lines(rep, line)
+    for inc in incidents:
+        line(f"incident: {inc}", yellow=True)
+    if rep and (rep["cases"] or inconclusive):
+        for label, path in zip(("JSON report:", "JUnit XML:  ", "HTML report:", "logs:       "),
+                               paths):
+            line(f"{label} {path}")
+    line(f"scwire-conform {version} (spec revision {revision}): profile {s.profile}, "
+         f"codec {s.codec}"
+         f"{', strict' if s.strict else ''}: exit {exit_code} ({meaning(exit_code)})",
+         bold=True)
+    return out
+
+
+def _case_lines(rep, line):
+    for c in rep["cases"]:
+        if c["verdict"] in (V.FAIL, V.NON_STRICT, V.ERROR, V.XPASS):
+            first = c["observation"].splitlines()[0] if c["observation"] else ""
+            line(f"{c['verdict']:<10} {c['id']}: {first[:200]}")
+    flaky = [c for c in rep["cases"] if c["verdict"] == V.FLAKY]
+    if flaky:
+        line()
+        line(f"FLAKY: {len(flaky)} case(s) whose runs disagreed:", yellow=True)
+        for c in flaky:
+            line(f"  {c['id']}: " + ", ".join(r["verdict"] for r in c.get("runs", [])))
+    xfail = sum(1 for c in rep["cases"] if c["verdict"] == V.XFAIL)
+    if xfail:
+        line(f"XFAIL: {xfail} known deviation(s) failed as expected")
+    line()
+    line(table(rep["summary"]))
+    line("declared capabilities: " + (", ".join(rep["declared_capabilities"]) or "none"))
+    cap_line = capability_line(rep["capability_skips"])
+    if cap_line:
+        line(cap_line, yellow=True)
+    if rep["coverage_warning"]:
+        line(f"WARNING: {rep['coverage_warning']}", red=True, bold=True)

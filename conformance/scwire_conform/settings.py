@@ -79,6 +79,10 @@ def add_options(parser):
                 help="run only cases claiming a spec id with this prefix (HS, HS-1, ...)")
     g.addoption("--list", action="store_true", default=False,
                 help="list case ids and titles, run nothing")
+    g.addoption("--shard", default=None, metavar="K/N",
+                help="run only the selected cases whose index is K modulo N, for a run split "
+                     "over N processes (scwire-conform --jobs); the report of the shard "
+                     "holds them alone and the HTML page is left to the run that merges")
     # pytest < 8 has a (deprecated) --strict of its own; the suite reads that one.
     if int(pytest.__version__.split(".")[0]) >= 8:
         g.addoption("--strict", action="store_true", default=False,
@@ -134,7 +138,18 @@ class Settings:
             raise ValueError(f"--repeat must be 1 or more, not {self.repeat}")
         self.sections = list(opt("--section") or [])
         self.list_only = opt("--list")
+        self.shard = parse_shard(opt("--shard"))
         self.strict = bool(getattr(config.option, "strict", False))
         if self.iut_cmd and self.iut_addr:
             raise ValueError("give --iut-cmd or --iut-addr, not both")
 
+
+
+def parse_shard(text):
+    """(k, n) of a --shard K/N, or None."""
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise ValueError(f"--shard must be K/N with 0 <= K < N, not {text!r}")
+    return int(k), int(n)

@@ -2,9 +2,12 @@
 """Self-tests of the scwire-conform command line (no IUT needed)."""
 import importlib.machinery
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(os.path.dirname(HERE), "scwire-conform")
@@ -78,3 +81,39 @@ def test_empty_selection_is_an_error_not_a_pass():
     assert p.returncode == 3 and "no case" in p.stderr
     p = run("--section", "NOSUCHAREA")
     assert p.returncode == 3
+
+
+def test_jobs_are_one_when_an_iut_cannot_be_had_twice():
+    cli = load_cli()
+    assert cli.jobs_of(cli.parse(["--jobs", "3"])) == 3
+    assert cli.jobs_of(cli.parse(["--jobs", "3", "--iut-addr", "h:1"])) == 1
+    assert cli.jobs_of(cli.parse(["--jobs", "3", "--iut-port", "7000"])) == 1
+    assert cli.jobs_of(cli.parse(["--jobs", "3", "--list"])) == 1
+    assert 1 <= cli.jobs_of(cli.parse([])) <= cli.MAX_AUTO_JOBS
+
+
+def run_cli(tmp_path, name, *args):
+    out = tmp_path / name
+    p = subprocess.run([sys.executable, CLI, "--out", str(out), *args], capture_output=True,
+                       text=True, timeout=300)
+    rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() \
+        else None
+    return p, rep
+
+
+def test_a_split_run_gives_the_verdicts_order_and_reports_of_one_process(tmp_path):
+    ref = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "scwire-ref")
+    if not os.access(ref, os.X_OK):
+        pytest.fail(f"{ref} is missing: run make first")
+    sel = ["-k", "(rpc and echo) or test_frame_1_duplicate or codec", "-q"]
+    p1, one = run_cli(tmp_path, "one", "--jobs", "1", *sel)
+    p3, split = run_cli(tmp_path, "split", "--jobs", "3", *sel)
+    assert p1.returncode == p3.returncode == 0, p3.stdout + p3.stderr
+    assert [(c["id"], c["verdict"]) for c in split["cases"]] == \
+        [(c["id"], c["verdict"]) for c in one["cases"]]
+    assert split["summary"] == one["summary"] and split["shards"] == 3
+    assert len(split["iut"]["pids"]) >= 3
+    assert (tmp_path / "split" / "junit.xml").exists()
+    page = (tmp_path / "split" / "report.html").read_text(encoding="utf-8")
+    assert page.count('<details class="case') == len(split["cases"])
+    assert "TOTAL" in p3.stdout and "exit 0 (no failures)" in p3.stdout
