@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""The scenarios that record-vectors records, in the order it records them.
+
+Each names the trace file it produces (without `.jsonl`) and how it is set
+up, following conformance/vectors/tractor-0.1.0a4/README.md:
+
+- `client`: a tractor root actor `client` that registers with the daemon
+  through the proxy (client.py);
+- `standalone`: the same program, its own registry on a free port, so that
+  the only connection through the proxy is the scenario's own;
+- `raw`: rawclient.py, socket and msgpack only;
+- `parent`: parent.py spawns subactors; recorded from a packet capture of
+  its registry port instead of through the proxy.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: str
+    arg: str                   # the scenario's name for its client program
+    summary: str
+    recording_set: str         # "a-k" or "first"
+    daemon_exits: bool = False  # the daemon is expected to crash by itself
+    side_daemons: tuple = ()   # further daemons registered with the first one
+
+    @property
+    def proxied(self):
+        return self.kind != "parent"
+
+
+def _second(name, kind, arg, summary, **kw):
+    return Scenario(name, kind, arg, summary, "a-k", **kw)
+
+
+def _first(name, kind, summary):
+    # client.py and parent.py know the first set by the file names.
+    return Scenario(name, kind, name, summary, "first")
+
+
+SCENARIOS = (
+    _second("a_handshake", "standalone", "a_handshake",
+            "handshake only, then the client closes"),
+    _second("b_connect_drop", "client", "b_connect_drop",
+            "bare connect+close, then a client start-up and exit"),
+    _second("c_rpc_return", "client", "c_rpc_return", "svc.echo of many types, svc.add"),
+    _second("d_rpc_error", "client", "d_rpc_error",
+            "boom, not_async, module os, svc.nope: four errors"),
+    _second("e_asyncgen", "client", "e_asyncgen", "count(5) read to the end"),
+    _second("e2_asyncgen_early_break", "client", "e2_asyncgen_early_break",
+            "count(100), break after 3"),
+    _second("e3_asyncgen_early_break_overrun", "client", "e3_asyncgen_early_break_overrun",
+            "count(200), stall, break: StreamOverrun both ways"),
+    _second("f_context_stream", "client", "f_context_stream", "ctx_echo with a stream of 3"),
+    _second("g_context_overrun", "client", "g_context_overrun",
+            "65 yields to ctx_no_stream: one StreamOverrun"),
+    _second("h_cancel_actor", "standalone", "h_cancel_actor", "portal.cancel_actor()"),
+    _second("h2_cancel_actor_inflight", "standalone", "h2_cancel_actor_inflight",
+            "cancel_actor() with sleep_forever in flight"),
+    _second("i_registry", "client", "i_registry",
+            "self.find_actor/wait_for_actor/get_registry, tractor.find_actor, a late actor",
+            side_daemons=("svcd",)),
+    _second("j_unknown_cid", "raw", "unknown_cid", "messages for unknown cids, then echo"),
+    _second("k1_no_cmd_no_cid", "raw", "no_cmd_no_cid",
+            "{foo: 1}: the daemon crashes", daemon_exits=True),
+    _second("k2_non_map", "raw", "non_map", "42 as a message: the daemon crashes",
+            daemon_exits=True),
+    _second("k3_garbage_byte", "raw", "garbage", "byte 0xc1: the daemon crashes",
+            daemon_exits=True),
+    _second("k4_bad_uid", "raw", "bad_uid", "42 instead of a uid: the daemon crashes",
+            daemon_exits=True),
+    _second("k5_cmd_errors", "raw", "cmd_errors", "cmd for module os and svc.no_such_func"),
+    _second("k6_cmd_self_unknown", "raw", "cmd_self_unknown",
+            "self.no_such_method: the daemon crashes", daemon_exits=True),
+    _first("rpc_return", "client", "svc.echo of a small map"),
+    _first("rpc_error", "client", "svc.boom: the error payload"),
+    _first("asyncgen", "client", "count(5) read to the end"),
+    _first("context_stream", "client", "ctx_echo with a stream of 3"),
+    _first("context_error", "client", "error after started, the caller cancels"),
+    _first("context_overrun", "client", "100 yields to ctx_no_stream"),
+    _first("context_cancel", "client", "ctx_no_stream, then ctx.cancel()"),
+    _first("registry", "client", "self.find_actor/wait_for_actor/get_registry of arbiter"),
+    _first("cancel_task", "client", "sleep_forever cancelled on the client side"),
+    _first("spawn_run_cancel", "parent", "start_actor, portal.run, cancel_actor"),
+    _first("run_in_actor_result", "parent", "run_in_actor and its result"),
+    _first("run_in_actor_error", "parent", "a failing run_in_actor cancels its sibling"),
+)
+
+BY_NAME = {s.name: s for s in SCENARIOS}

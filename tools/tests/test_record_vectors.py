@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Tests of tools/dev/record-vectors, the recorder of the tractor traces.
+
+Without tractor (as in CI) the recorder must say SKIP, exit 0 and write
+nothing; usage errors exit 2.  Where tractor 0.1.0a4 is importable
+($SCWIRE_TRACTOR_PYTHONPATH, see the recorder's --help) two quick scenarios
+are recorded and checked against the committed recording; elsewhere that
+test is skipped and says why.  Every subprocess has a timeout.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import msgpack
+import pytest
+
+from toolenv import REPO, TOOLS  # also puts tools/ on sys.path
+
+from scwire_tools.classify import kind  # noqa: E402
+from scwire_tools.trace import read_trace  # noqa: E402
+
+RECORDER = os.path.join(TOOLS, "dev", "record-vectors")
+RECORDING = os.path.join(TOOLS, "dev", "recording")
+COMMITTED = os.path.join(REPO, "conformance", "vectors", "tractor-0.1.0a4")
+TAP = os.path.join(os.environ.get("SCWIRE_BUILD", os.path.join(REPO, "build")), "scwire-tap")
+QUICK = ("a_handshake", "j_unknown_cid")
+SKIP_TAIL = "); set SCWIRE_TRACTOR_PYTHONPATH to its source tree"
+
+
+def run(*args, env=None, timeout=60):
+    return subprocess.run([sys.executable, RECORDER, *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# --- without tractor ------------------------------------------------------------------
+
+def no_tractor_env(tmp_path):
+    """An environment where `import tractor` fails even if one is installed:
+    an empty SCWIRE_TRACTOR_PYTHONPATH and a package `tractor` that refuses."""
+    empty, hide = tmp_path / "empty", tmp_path / "hide" / "tractor"
+    empty.mkdir()
+    hide.mkdir(parents=True)
+    (hide / "__init__.py").write_text('raise ImportError("hidden by the test")\n')
+    return dict(os.environ, SCWIRE_TRACTOR_PYTHONPATH=str(empty),
+                PYTHONPATH=str(hide.parent))
+
+
+def test_without_tractor_it_skips_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    r = run("--out", out, env=no_tractor_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, r.stdout
+    assert lines[0].startswith("record-vectors: SKIP: tractor 0.1.0a4 is not importable (")
+    assert "hidden by the test" in lines[0] and lines[0].endswith(SKIP_TAIL)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    ((), "--out DIR is required"),
+    (("--out", "{tmp}/o", "--only", "a_handshake,nope"), "unknown scenario(s): nope"),
+    (("--out", COMMITTED), "is the committed recording"),
+    (("--out", "{tmp}/o", "--bogus"), "unrecognized arguments: --bogus"),
+])
+def test_usage_errors_exit_2(tmp_path, args, says):
+    r = run(*[a.format(tmp=tmp_path) for a in args], env=no_tractor_env(tmp_path))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert says in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_list_names_every_committed_trace(tmp_path):
+    r = run("--list", env=no_tractor_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    listed = {line.split()[0] for line in r.stdout.splitlines()}
+    committed = {f[:-len(".jsonl")] for f in os.listdir(COMMITTED) if f.endswith(".jsonl")}
+    assert listed == committed
+
+
+# --- scrubbing (no tractor needed) ---------------------------------------------------------
+
+def load_scrub():
+    sys.path.insert(0, RECORDING)
+    try:
+        import scrub
+    finally:
+        sys.path.remove(RECORDING)
+    return scrub
+
+
+def test_scrubbing_re_encodes_and_keeps_every_type():
+    scrub = load_scrub()
+    scrubber = scrub.Scrubber([("/opt/t/tractor", "<tractor>/tractor"),
+                               ("/usr/lib/py", "<stdlib>")])
+    tb = 'File "/opt/t/tractor/_actor.py", line 1\nFile "/usr/lib/py/contextlib.py", line 2\n'
+    value = {"error": {"tb_str": tb, "type_str": "KeyError"}, "cid": "c",
+             "extra": {(1, "k"): [b"\x00\xff", 2.5, 2**40, -1, None, True]}}
+    raw = msgpack.packb(value, use_bin_type=True)
+    scrubbed, new_raw = scrubber.message(raw)
+    assert scrubbed["error"]["tb_str"] == ('File "<tractor>/tractor/_actor.py", line 1\n'
+                                           'File "<stdlib>/contextlib.py", line 2\n')
+    assert new_raw == msgpack.packb({**value, "error": scrubbed["error"]}, use_bin_type=True)
+    assert scrubber.message(msgpack.packb({"return": 1, "cid": "c"})) is None
+
+
+def test_scrubbing_refuses_what_it_cannot_re_encode_faithfully():
+    scrub = load_scrub()
+    scrubber = scrub.Scrubber([("/opt/t", "<app>")])
+    # A float32 decodes to a Python float, which msgpack re-encodes as float64.
+    raw = msgpack.packb({"tb_str": "/opt/t/x.py", "f": 1.5}, use_single_float=True)
+    with pytest.raises(scrub.ScrubError):
+        scrubber.message(raw)
+
+
+# --- with tractor -------------------------------------------------------------------------
+
+def tractor_env():
+    extra = os.environ.get("SCWIRE_TRACTOR_PYTHONPATH", "")
+    path = os.pathsep.join(p for p in (extra, os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path)
+
+
+def tractor_missing():
+    """Why the recording test cannot run here, or None."""
+    if not os.access(TAP, os.X_OK):
+        return f"{TAP} is not built: run `make build/scwire-tap`"
+    r = subprocess.run([sys.executable, "-c", "import tractor, trio"], env=tractor_env(),
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        return ("tractor 0.1.0a4 is not importable (set SCWIRE_TRACTOR_PYTHONPATH to its "
+                "source tree): " + (r.stderr.strip().splitlines() or ["?"])[-1])
+    return None
+
+
+def json_view(value):
+    """The JSON view the committed README describes, built independently."""
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: json_view(v) for k, v in value.items()}
+        return {"$map": [[json_view(k), json_view(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [json_view(v) for v in value]
+    if isinstance(value, bytes):
+        return {"$bin": value.hex()}
+    return value
+
+
+def tb_strs(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "tb_str":
+                yield v
+            else:
+                yield from tb_strs(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from tb_strs(v)
+
+
+def message_kinds(entries):
+    """{conn: [(dir, kind), ...]}; the two opening uids are sent at once by
+    both sides, so their order in a recording is a race and is normalised."""
+    seqs, seen = {}, set()
+    for e in entries:
+        if "event" in e:
+            continue
+        first = (e["conn"], e["dir"]) not in seen
+        seen.add((e["conn"], e["dir"]))
+        seqs.setdefault(e["conn"], []).append((e["dir"], kind(e["msg"], first=first)))
+    for seq in seqs.values():
+        if [k for _, k in seq[:2]] == ["handshake", "handshake"]:
+            seq[:2] = sorted(seq[:2])
+    return seqs
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    why = tractor_missing()
+    if why:
+        pytest.skip(why)
+    out = tmp_path_factory.mktemp("vectors")
+    r = run("--out", out, "--only", ",".join(QUICK), timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out
+
+
+@pytest.mark.parametrize("name", QUICK)
+def test_recorded_trace_matches_the_committed_one(recorded, name):
+    path = recorded / f"{name}.jsonl"
+    entries = read_trace(str(path))     # raises on any malformed line
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all("t" not in e for e in lines), "the committed format has no time field"
+    for e in lines:
+        if "event" in e:
+            continue
+        decoded = msgpack.unpackb(bytes.fromhex(e["hex"]), raw=False, use_list=False,
+                                  strict_map_key=False)
+        # json.dumps tells 1 from 1.0 and True from 1, and keeps key order.
+        assert json.dumps(json_view(decoded)) == json.dumps(e["msg"]), e
+        for tb in tb_strs(e["msg"]):
+            assert 'File "/' not in tb, tb
+    committed = read_trace(os.path.join(COMMITTED, f"{name}.jsonl"))
+    assert message_kinds(entries) == message_kinds(committed)
+
+
+@pytest.mark.parametrize("name", QUICK)
+def test_side_logs_are_written_and_scrubbed(recorded, name):
+    local = [p for p in os.environ.get("SCWIRE_TRACTOR_PYTHONPATH", "").split(os.pathsep) if p]
+    for role in ("server", "client"):
+        text = (recorded / "logs" / f"{name}.{role}.log").read_text()
+        assert "[recorder]" in text
+        for path in local + [RECORDING]:
+            assert path + "/" not in text, f"{role} log names {path}"
+    readme = (recorded / "README.md").read_text()
+    assert name in readme and "Not re-recorded" in readme
