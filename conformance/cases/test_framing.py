@@ -8,6 +8,8 @@ carried it.  Cases that send bad bytes run in the `hostile` frame
 echoes throughout, and the blast-radius grade in the observation.
 """
 
+import struct
+
 import msgpack
 import pytest
 
@@ -238,6 +240,58 @@ def test_frame_9_invalid_utf8_closes_connection(hostile, where):
         closed_quietly(h, c, f"invalid UTF-8 ({where})")
 
 
+# Each class of ill-formed sequence of Unicode's Table 3-7 (well-formed UTF-8),
+# behind 13 ASCII bytes so that a validator that skips ASCII a word at a time
+# meets it off a word boundary.
+ILL_FORMED = {
+    "lone-continuation": b"\x80",
+    "c0-overlong-2": b"\xc0\xaf",
+    "c1-overlong-2": b"\xc1\xbf",
+    "e0-overlong-3": b"\xe0\x80\xaf",
+    "ed-surrogate": b"\xed\xa0\x80",
+    "f0-overlong-4": b"\xf0\x80\x80\xaf",
+    "f4-above-10ffff": b"\xf4\x90\x80\x80",
+    "f5-lead": b"\xf5\x80\x80\x80",
+    "ff-byte": b"\xff",
+    "truncated-2": b"\xc3",
+    "truncated-3": b"\xe2\x82",
+    "truncated-4": b"\xf0\x9f\x98",
+    "lead-then-ascii": b"\xe2\x28\xa1",
+}
+# The first and last scalar value of each row of Table 3-7: all well-formed.
+WELL_FORMED_EDGES = "\x00\x7f\u0080\u07ff\u0800\u0fff\u1000\ucfff\ud000\ud7ff" \
+                    "\ue000\uffff\U00010000\U0003ffff\U00040000\U000fffff\U00100000" \
+                    "\U0010ffff"
+
+
+@pytest.mark.spec("FRAME-9", "SEC-1", "SEC-2")
+@pytest.mark.may_kill
+@pytest.mark.tractor_kills
+@pytest.mark.parametrize("seq", list(ILL_FORMED))
+def test_frame_9_every_class_of_ill_formed_utf8_closes(hostile, seq):
+    """A str holding one ill-formed UTF-8 sequence of each class of Unicode's Table
+    3-7 (a lone continuation byte, the never-valid C0, C1, F5-FF, overlong forms,
+    surrogates, values above U+10FFFF, sequences cut short or broken by ASCII), deep
+    in a command's kwargs and after 13 ASCII bytes, makes the IUT close that
+    connection."""
+    bad = mpk.str_(b"a" * 13 + ILL_FORMED[seq] + b"z", 8, raw=True)
+    with hostile(allowed=(CLOSED,), tractor=DOWN) as h:
+        c = h.conn()
+        c.send_body(utf8_body(c, bad, "deep-in-kwargs"), note=f"ill-formed UTF-8: {seq}")
+        closed_quietly(h, c, f"ill-formed UTF-8 ({seq})")
+
+
+@pytest.mark.spec("FRAME-9", "SVC-8")
+def test_frame_9_edges_of_well_formed_utf8_are_taken(conn):
+    """The first and last scalar value of every row of Table 3-7 (U+0000, U+007F,
+    U+0080, U+07FF, ..., U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF) is valid UTF-8:
+    echo returns the str unchanged, alone and inside ASCII."""
+    for value in (WELL_FORMED_EDGES, "abcdefghijklm" + WELL_FORMED_EDGES + "z"):
+        r = conn.call(SERVICE, "echo", value=value)
+        must(r.kind == "return" and r.value == value,
+             f"echo of the well-formed edge values answered {short(r.final)}")
+
+
 def utf8_body(c, bad, where):
     if where == "message":
         body = bad
@@ -308,33 +362,58 @@ def test_frame_14_concurrent_replies_never_interleave(conn):
         conn.expect(msgs.stop(cid), cid=cid)
 
 
+# Application ext types, and the reserved type -1 (the timestamp) in each of
+# its three forms, which a decoder may turn into a time and encode back in
+# another form: "unchanged" is judged on the reply's bytes.
+EXT_VALUES = {
+    "application": [mpk.ext(5, b"\x01\x02\x03"), mpk.ext(100, b"x" * 20, 8)],
+    "timestamp32": [mpk.ext(-1, struct.pack(">I", 1700000000))],
+    "timestamp64": [mpk.ext(-1, struct.pack(">Q", (999999999 << 34) | 1700000000))],
+    "timestamp96": [mpk.ext(-1, struct.pack(">Iq", 5, 1700000000), 8)],
+}
+
+
 @pytest.mark.spec("FRAME-11", "SEC-1")
 @pytest.mark.info_only
 @pytest.mark.may_kill
-def test_frame_11_ext_value_in_echo(hostile, settings):
-    """Ext values (type 5 with 3 bytes as fixext, type 100 with 20 bytes as ext8) in
-    echo's value are either refused as a codec error (the connection closes) or
-    returned unchanged."""
+@pytest.mark.parametrize("kind", list(EXT_VALUES))
+def test_frame_11_ext_value_in_echo(hostile, settings, kind):
+    """Ext values in echo's value (application types 5 and 100 as fixext and ext8;
+    the reserved timestamp type -1 in its 32-, 64- and 96-bit forms) are either
+    refused as a codec error (the connection closes) or returned unchanged: the
+    reply holds the same bytes for them."""
     with hostile(allowed=(SERVED, CLOSED), tractor=SERVED) as h:
         c = h.conn(usable=SERVED)
         cid = new_cid()
-        # Negative type codes are reserved by msgpack (-1 is the timestamp); the
-        # application range 0..127 is what an IUT would pass on.
-        value = mpk.array([mpk.ext(5, b"\x01\x02\x03"), mpk.ext(100, b"x" * 20, 8)])
-        c.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value)]), c.uid,
-                                cid), note="echo of ext values")
+        items = EXT_VALUES[kind]
+        c.send_body(mpk.command(SERVICE, "echo",
+                                mpk.map_([(mpk.obj("value"), mpk.array(items))]), c.uid, cid),
+                    note=f"echo of ext values ({kind})")
 
         def check():
             if h.grade_of(c) == CLOSED:
                 h.note("ext refused: the IUT closed the connection")
                 return
             got = [m for m in h.replies(c) if isinstance(m, dict) and m.get("cid") == cid]
-            expected = [msgpack.ExtType(5, b"\x01\x02\x03"), msgpack.ExtType(100, b"x" * 20)]
             must(len(got) == 2 and msgs.functype(cid, "asyncfunc")(got[0])
-                 and msgs.ret(cid, expected)(got[1]),
-                 f"ext accepted but not echoed unchanged: {', '.join(short(m) for m in got)}")
+                 and msgs.kind(got[1]) == "return",
+                 f"ext accepted but not echoed: {', '.join(short(m) for m in got)}")
+            raw = reply_bytes(h.case.wire_log, c, cid, "return")
+            must(raw is not None and all(x in raw for x in items),
+                 f"ext accepted but not echoed unchanged ({kind}): sent "
+                 f"{' '.join(x.hex() for x in items)}; the return was {raw.hex() if raw else raw}")
             h.note("ext accepted and echoed unchanged")
         h.check(check)
+
+
+def reply_bytes(log, c, cid, kind):
+    """The bytes of the IUT's `kind` message for cid on c, from the wire log."""
+    for e in log.entries:
+        m = e.get("msg")
+        if e.get("conn") == c.name and e.get("dir") == c.in_dir and isinstance(m, dict) \
+                and kind in m and m.get("cid") == cid and not e.get("clipped"):
+            return bytes.fromhex(e["hex"])
+    return None
 
 
 @pytest.mark.spec("FRAME-1", "SEC-3", "SEC-1", "SEC-2")

@@ -12,13 +12,14 @@ must be at least the minimums.
 import struct
 import time
 
+import msgpack
 import pytest
 
 from scwire_conform import iutlog, mpk, msgs
 from scwire_conform.bystander import CLOSED, DOWN, HUNG, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import Violation, must, observe, should
+from scwire_conform.verdict import Violation, info, must, observe, should
 from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
@@ -69,6 +70,49 @@ def test_lim_2_oversized_message_closes_connection(small, hostile, settings):
                            new_cid())
         data = body[:66000] if c.codec.name == "msgpack" else c.codec.frame(body)
         send_until_closed(c, data)
+        wait_closed(c, settings)
+
+
+def echo_body_of_size(c, size, cid, piece=900):
+    """An echo command whose msgpack body is exactly `size` bytes: its value an
+    array of strs of at most piece + 2 bytes (under the string limit), so that of
+    all the limits only the message limit can refuse it.  (body, value)."""
+    def build(full, tail):
+        value = ["v" * piece] * full + ["w" * tail]
+        items = [mpk.str_(s, 16) for s in value]
+        kwargs = mpk.map_([(mpk.obj("value"), mpk.array(items, 16))])
+        return mpk.command(SERVICE, "echo", kwargs, c.uid, cid), value
+    empty = len(build(0, 0)[0])
+    full = (size - empty) // (piece + 3)
+    tail = size - len(build(full, 0)[0])
+    body, value = build(full, tail)
+    assert len(body) == size and tail <= piece + 2
+    return body, value
+
+
+@pytest.mark.spec("LIM-2", "LIM-3", "LIM-14")
+def test_lim_2_message_of_exactly_the_limit_is_served(small, fresh_conn_factory):
+    """A command of exactly 65536 bytes, the message limit (with lenprefix, a frame
+    body of that size), is served: the limit is the largest message taken, not
+    the first one refused."""
+    c = fresh_conn_factory(target=small)
+    cid = new_cid()
+    body, value = echo_body_of_size(c, MAX_FRAME, cid)
+    c.send_body(body, note=f"a {len(body)}-byte command")
+    c.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    c.expect(msgs.ret(cid, value), cid=cid, what=f"the echo of the {len(value)} strs")
+
+
+@pytest.mark.spec("LIM-2", "LIM-3", "SVC-30", "SEC-1", "SEC-2")
+@pytest.mark.may_kill
+def test_lim_2_one_byte_over_the_limit_closes(small, hostile, settings):
+    """A whole command of 65537 bytes, one over the message limit, made of strs
+    under the string limit (so that the message limit is the check that fires),
+    makes the IUT close the connection."""
+    with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_FRAME) as h:
+        c = h.conn(probe=False, usable=HUNG)
+        body, _ = echo_body_of_size(c, MAX_FRAME + 1, new_cid())
+        c.send_body(body, note=f"a {len(body)}-byte command")
         wait_closed(c, settings)
 
 
@@ -127,6 +171,62 @@ def test_lim_5_long_str_bin_ext_closes_from_its_header(small, hostile, settings,
     are sent; a lenprefix frame (whose body is read whole) carries all of them."""
     with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_STR) as h:
         long_value(h.conn(probe=False, usable=HUNG), settings, kind)
+
+
+def echo_raw(c, value_raw, what):
+    """Echo a value given as raw msgpack; the decoded reply (None if the IUT
+    closed the connection instead)."""
+    cid = new_cid()
+    c.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), value_raw)]), c.uid,
+                            cid), note=what)
+    try:
+        c.expect(msgs.functype(cid, "asyncfunc"), cid=cid, what=f"functype for {what}")
+        return c.expect(msgs.ret(cid), cid=cid, what=f"the echo of {what}")["return"]
+    except Violation:
+        if c.closed:
+            return None
+        raise
+
+
+@pytest.mark.spec("LIM-5", "LIM-14", "SVC-8")
+@pytest.mark.parametrize("kind", ["str", "bin", "ext"])
+def test_lim_5_str_bin_ext_of_exactly_the_limit_are_served(small, fresh_conn_factory, kind):
+    """A str, bin or ext of exactly 1000 bytes, the string limit, is echoed unchanged
+    (in the 16-bit length form, so only the length differs from the refused one).
+    An IUT may refuse ext values altogether (FRAME-11): one that echoes a 5-byte ext
+    must echo the 1000-byte one too."""
+    c = fresh_conn_factory(target=small)
+    data = bytes(range(256)) * 3 + bytes(232)
+    raw = {"str": mpk.str_("s" * MAX_STR, 16), "bin": mpk.bin_(data, 16),
+           "ext": mpk.ext(7, data, 16)}[kind]
+    want = {"str": "s" * MAX_STR, "bin": data, "ext": msgpack.ExtType(7, data)}[kind]
+    if kind == "ext":
+        small_ext = echo_raw(c, mpk.ext(7, b"\x01" * 5), "a 5-byte ext")
+        if small_ext is None:
+            info("the IUT refuses ext values altogether (FRAME-11): nothing more to check")
+            return
+    got = echo_raw(c, raw, f"a {kind} of exactly {MAX_STR} bytes")
+    must(got is not None, f"the IUT closed the connection on a {kind} of exactly the string "
+                          f"limit ({MAX_STR} bytes)")
+    must(msgs.same(got, want), f"the {kind} came back changed: {short(got)}")
+
+
+@pytest.mark.spec("LIM-6", "LIM-14", "SVC-8")
+@pytest.mark.parametrize("kind", ["array", "map"])
+def test_lim_6_array_map_of_exactly_the_limit_are_served(small, fresh_conn_factory, kind):
+    """An array or map of exactly 4096 entries, the entries limit, is echoed
+    unchanged."""
+    c = fresh_conn_factory(target=small)
+    if kind == "array":
+        want = list(range(MAX_ENTRIES))
+        raw = mpk.array([mpk.obj(i) for i in want], 16)
+    else:
+        want = {i: None for i in range(MAX_ENTRIES)}
+        raw = mpk.map_([(mpk.obj(i), mpk.NIL) for i in want], 16)
+    got = echo_raw(c, raw, f"an {kind} of exactly {MAX_ENTRIES} entries")
+    must(got is not None, f"the IUT closed the connection on an {kind} of exactly the entries "
+                          f"limit ({MAX_ENTRIES})")
+    must(msgs.same(got, want), f"the {kind} came back changed ({len(got)} entries)")
 
 
 def long_value(c, settings, kind):

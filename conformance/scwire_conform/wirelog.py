@@ -34,6 +34,9 @@ def json_view(value, clip=None):
     str and bin longer than clip characters are cut, saying how long they were."""
     if isinstance(value, msgpack.ExtType):   # a namedtuple: before the array case
         return {"$ext": [value.code, value.data.hex()]}
+    if isinstance(value, msgpack.Timestamp):
+        # msgpack-python decodes ext type -1 itself; the hex keeps its exact form.
+        return {"$ext": [-1, value.to_bytes().hex()]}
     if isinstance(value, dict):
         if all(isinstance(k, str) for k in value):
             return {k: json_view(v, clip) for k, v in value.items()}
