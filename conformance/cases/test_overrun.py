@@ -154,6 +154,36 @@ def test_svc_18_slow_sink_without_backpressure_counts_add_up(conn):
          f"they should add up to 200")
 
 
+@pytest.mark.spec("OVR-2", "SVC-18")
+def test_ovr_2_slow_sink_without_backpressure_overruns(conn, settings):
+    """ctx_slow_sink with backpressure off and one read a second, fed 200 yields at
+    once: its buffer provably fills, whatever the IUT's speed, so StreamOverrun
+    errors come for all but the 64 buffered and the few it read meanwhile (the
+    same sink with backpressure on sends none, OVR-6); the flag is not ignored."""
+    ctx = conn.open_context(SERVICE, "ctx_slow_sink", delay=1.0, backpressure=False)
+    t0 = time.monotonic()
+    conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(200)])
+    overruns = 0
+    deadline = t0 + settings.prompt
+    while time.monotonic() < deadline:
+        try:
+            m = conn.recv_for(ctx.cid, timeout=max(0.01, deadline - time.monotonic()))
+        except Timeout:
+            break
+        must(msgs.error(ctx.cid, "StreamOverrun")(m), f"expected StreamOverrun; observed "
+                                                      f"{short(m)}")
+        overruns += 1
+    reads = int(time.monotonic() - t0) + 2     # one a second, and one at the start
+    must(overruns >= 200 - BUFFER - reads,
+         f"{overruns} StreamOverrun errors within {settings.prompt:g} s; a sink without "
+         f"backpressure that reads once a second must overrun on at least "
+         f"{200 - BUFFER - reads} of 200 yields")
+    ccid = conn.command("self", "_cancel_task", {"cid": ctx.cid})
+    conn.expect(msgs.error(ctx.cid, "ContextCancelled"), cid=ctx.cid)
+    r = conn.result(ccid)
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+
+
 @pytest.mark.spec("OVR-7")
 def test_ovr_7_other_contexts_served_while_one_is_backpressured(conn, settings):
     """While a backpressured slow sink holds 150 unread yields (more than its buffer),
