@@ -48,8 +48,8 @@ MARKERS = [
     "no_chop(reason): the case is about timing or bulk; it does not get the 1-byte "
     "segment variant of its area",
     "role(name): the role the IUT plays in the case: server (default) or client",
-    "tractor_kills: tractor 0.1.0a4 exits on this input; with --expect-profile tractor "
-    "the case may end the IUT on purpose",
+    "tractor_kills: tractor 0.1.0a4 exits on this input, a failure of robustness in "
+    "every profile (the mark documents it; the IUT is restarted after the case)",
     "needs(*caps): IUT capabilities (caps.py) the case needs; it SKIPs when one is not "
     "declared",
 ]
@@ -120,15 +120,6 @@ def pytest_generate_tests(metafunc):
             and d.get_closest_marker("no_chop") is None
             and getattr(d.get_closest_marker("role"), "args", ("server",))[0] != "client"):
         metafunc.parametrize("chop", [None, 1], ids=["whole", "chop1"], indirect=True)
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--expect-profile") != "tractor":
-        return
-    for item in items:
-        if item.get_closest_marker("tractor_kills") is not None:
-            # Prepended, so that it is the closest may_kill marker.
-            item.add_marker(pytest.mark.may_kill(expected=True), append=False)
 
 
 @pytest.fixture(scope="session")
@@ -307,11 +298,11 @@ def client_iut(pytestconfig, settings, private_iut, own_iut):
 
 
 @pytest.fixture
-def hostile(fresh_conn_factory, settings, case, iut, expect_profile):
+def hostile(fresh_conn_factory, settings, case, iut):
     made = []
 
     def make(**kw):
-        h = Hostile(fresh_conn_factory, settings, case, iut=iut, profile=expect_profile,
+        h = Hostile(fresh_conn_factory, settings, case, iut=iut,
                     log_dir=case_base(settings, case), **kw)
         made.append(h)
         return h

@@ -195,7 +195,7 @@ def test_can_5_ended_channel_tasks_removed(fresh_conn_factory, settings, end):
     r = b.result(cids[0])
     must(r.type_str == "MessagingError",
          f"while the first channel lives, reusing its context's cid should be refused "
-         f"(CID-10), got {short(r.final)}")
+         f"(CID-10), got {short(r.final)}", rid="CID-10")
     if end == "nil":
         try:
             a.send(None)

@@ -273,7 +273,7 @@ def test_ctx_7_error_fails_a_caller_context_nobody_reads(conn, callee, settings,
     callee.start("go")
     callee.conn.send({"yield": 1, "cid": callee.cid})     # unread: nobody reads the context
     callee.send_error(type_str, "the callee gives up")
-    m = conn.expect(msgs.error(cid), timeout=settings.prompt, cid=cid)
+    m = conn.expect(msgs.error(cid), timeout=settings.prompt, cid=cid, rid="CTX-7")
     tb = m["error"].get("tb_str", "")
     must(type_str in tb and "the callee gives up" in tb,
          f"the error ctx_call failed with does not carry the remote {type_str} and its "

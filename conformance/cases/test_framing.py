@@ -401,7 +401,8 @@ def test_frame_11_ext_value_in_echo(hostile, settings, kind):
             raw = reply_bytes(h.case.wire_log, c, cid, "return")
             must(raw is not None and all(x in raw for x in items),
                  f"ext accepted but not echoed unchanged ({kind}): sent "
-                 f"{' '.join(x.hex() for x in items)}; the return was {raw.hex() if raw else raw}")
+                 f"{' '.join(x.hex() for x in items)}; the return was {raw.hex() if raw else raw}",
+                 rid="FRAME-11")
             h.note("ext accepted and echoed unchanged")
         h.check(check)
 

@@ -91,7 +91,7 @@ def test_rpc_4_kwargs_mismatch_type_error(conn, func, kwargs):
     a value of the wrong type) is answered with exactly one `error` TypeError,
     without functype, and the connection stays usable."""
     cid = conn.command(SERVICE, func, kwargs)
-    conn.expect(msgs.error(cid, "TypeError"))
+    conn.expect(msgs.error(cid, "TypeError"), rid="RPC-4")
     conn.expect_quiet(cid, "nothing after the refusal")
 
 

@@ -99,10 +99,9 @@ def context_ends_with_error(h, c, ctx, settings, what, not_type=None):
 
 class Row:
     def __init__(self, rid, text, allowed, tractor=None, *, run, codec=None, flags=None,
-                 tractor_bystander=True, tractor_checks=True, not_registry=False):
+                 not_registry=False):
         self.rid, self.text, self.allowed, self.tractor = rid, text, tuple(allowed), tractor
         self.run, self.codec, self.flags = run, codec, flags
-        self.tractor_bystander, self.tractor_checks = tractor_bystander, tractor_checks
         self.not_registry = not_registry
 
     def param(self):
@@ -201,8 +200,7 @@ def _r10(h, s):
     one_error(h, c, m["cmd"][4], "AttributeError", "self.no_such_method")
 
 
-@row("11-self-cancel_rpc_tasks", "cmd self.cancel_rpc_tasks", (REJECTED,), REJECTED,
-     tractor_bystander=False, tractor_checks=False)
+@row("11-self-cancel_rpc_tasks", "cmd self.cancel_rpc_tasks", (REJECTED,), REJECTED)
 def _r11a(h, s):
     c = h.conn()
     m = cmd(c, "self", "cancel_rpc_tasks", {})
@@ -287,10 +285,10 @@ row("21-cmd-four-items", "cmd array of four items", REJECTED_OR_CLOSED, DOWN)(
 row("22-cmd-cid-map", "cmd of five items whose cid is a map", REJECTED_OR_CLOSED, DOWN)(
     _post({"cmd": [SERVICE, "echo", {"value": 1}, UID, {"c": 1}]}))
 # tractor serves these, answering on the cid as given (measured with iut/tractor).
-row("22-cmd-cid-int", "cmd of five items whose cid is an int", REJECTED_OR_CLOSED, REJECTED,
-    tractor_checks=False)(_post({"cmd": [SERVICE, "echo", {"value": 1}, UID, 5]}))
-row("22-cmd-cid-empty", "cmd of five items whose cid is \"\"", REJECTED_OR_CLOSED, REJECTED,
-    tractor_checks=False)(_post({"cmd": [SERVICE, "echo", {"value": 1}, UID, ""]}))
+row("22-cmd-cid-int", "cmd of five items whose cid is an int", REJECTED_OR_CLOSED, REJECTED)(
+    _post({"cmd": [SERVICE, "echo", {"value": 1}, UID, 5]}))
+row("22-cmd-cid-empty", "cmd of five items whose cid is \"\"", REJECTED_OR_CLOSED, REJECTED)(
+    _post({"cmd": [SERVICE, "echo", {"value": 1}, UID, ""]}))
 
 
 def _messaging_error(ns, func, kwargs):
@@ -302,9 +300,9 @@ def _messaging_error(ns, func, kwargs):
     return run
 
 
-row("23-kwargs-array", "cmd with kwargs not a map", (REJECTED,), REJECTED,
-    tractor_checks=False)(_messaging_error(SERVICE, "echo", [1]))
-row("23-ns-int", "cmd whose ns is an int", (REJECTED,), REJECTED, tractor_checks=False)(
+row("23-kwargs-array", "cmd with kwargs not a map", (REJECTED,), REJECTED)(
+    _messaging_error(SERVICE, "echo", [1]))
+row("23-ns-int", "cmd whose ns is an int", (REJECTED,), REJECTED)(
     _messaging_error(5, "echo", {"value": 1}))
 row("23-cancel_task-kwargs-array", "self._cancel_task with kwargs not a map", (REJECTED,),
     DOWN)(_messaging_error("self", "_cancel_task", ["c"]))
@@ -312,8 +310,7 @@ row("23-context-kwargs-array", "a context function with kwargs not a map", (REJE
     DOWN)(_messaging_error(SERVICE, "ctx_echo", ["c"]))
 
 
-@row("24-reused-live-cid", "cmd reusing the cid of a live context", (REJECTED,), REJECTED,
-     tractor_checks=False)
+@row("24-reused-live-cid", "cmd reusing the cid of a live context", (REJECTED,), REJECTED)
 def _r24(h, s):
     c = h.conn()
     ctx = c.open_context(SERVICE, "ctx_echo", first=None)
@@ -349,7 +346,7 @@ row("27-error-key-suberror_type", "an error map with a key `suberror_type`", (SE
 row("27-error-int-key", "an error map with a non-str key", (SERVED,), DOWN)(
     _into_context({"error": {**ERROR_MAP, 5: "five"}}, "served"))
 row("28-no-kind-key", "a routed message for a live context with no kind key", (REJECTED,),
-    REJECTED, tractor_checks=False)(_into_context({"x": 1}, "rejected"))
+    REJECTED)(_into_context({"x": 1}, "rejected"))
 
 
 def _body(raw, allowed_note, partial=False):
@@ -452,7 +449,7 @@ def _r40(h, s):
 
 
 @row("41-error-into-full-buffer", "an error into a context whose buffer is full", (SERVED,),
-     SERVED, tractor_checks=False)
+     SERVED)
 def _r41(h, s):
     c = h.conn(usable=SERVED)
     ctx = c.open_context(SERVICE, "ctx_no_stream", value=None)
@@ -572,8 +569,7 @@ def test_sec_8_malformed_input_table(r, hostile, settings, private_iut):
     max_frame = 1048576     # the reference default (limits.md), unless a small IUT is had
     if r.rid.startswith("33") and "limits" in settings.caps and settings.iut_cmd:
         target, max_frame = private_iut("--max-frame", "65536"), 65536
-    h = hostile(target=target, allowed=r.allowed, tractor=r.tractor,
-                tractor_bystander=r.tractor_bystander, tractor_checks=r.tractor_checks)
+    h = hostile(target=target, allowed=r.allowed, tractor=r.tractor)
     h.max_frame = max_frame
     with h:
         h.note(f"row {r.rid}: {r.text}")
@@ -619,6 +615,19 @@ FIELDS = {
                                "quiet-alive"),
     ("functype", "cid"): (wrong("str"), (REJECTED,), "quiet"),
 }
+def field_rid(kind, field):
+    """The requirement a wrong type in that field is judged by."""
+    if kind == "uid":
+        return "HS-6"
+    if kind == "cmd":
+        return "SEC-3" if field == "cid" else "SEC-4"
+    if field == "cid":
+        return "CID-6"
+    # A return, started or functype from the caller is unexpected in a context
+    # whatever it holds.
+    return "CTX-8" if kind in ("return", "started", "functype") else "SEC-5"
+
+
 KIND_TEXT = {"cmd": "a command", "uid": "the handshake uid", "yield": "a yield",
              "stop": "a stop", "error": "an error", "return": "a return",
              "started": "a started", "functype": "a functype"}
@@ -657,7 +666,7 @@ def test_sec_3_wrong_type_in_every_field(hostile, settings, kind, field):
     that names no context or has no valid kind is dropped without reply; never the
     IUT down, never the bystander hurt."""
     values, allowed, checks = FIELDS[(kind, field)]
-    with hostile(allowed=allowed, what=f"{kind}.{field}") as h:
+    with hostile(allowed=allowed, what=f"{kind}.{field}", rid=field_rid(kind, field)) as h:
         for label, value in values:
             c = h.conn(handshake=(kind != "uid"), label=f"{field}={label}")
             ctx = None
@@ -706,7 +715,7 @@ def test_sec_3_malformed_message_rejected_or_connection_closed(hostile, bad, tra
     """A post-handshake value that is neither nil nor a usable map, or a `cmd` that is
     not an array of five with a non-empty str cid, is dropped without reply or its
     connection is closed; the IUT keeps serving the bystander and new connections."""
-    with hostile(allowed=REJECTED_OR_CLOSED, tractor=tractor, tractor_checks=False) as h:
+    with hostile(allowed=REJECTED_OR_CLOSED, tractor=tractor) as h:
         c = h.conn()
         c.send(bad)
         quiet(h, c, short(bad))
@@ -738,7 +747,7 @@ def test_sec_4_cmd_with_a_wrong_field_messaging_error(hostile, fields, tractor):
     """A `cmd` of five items with a usable cid but a field of the wrong type is
     answered with exactly one `error` MessagingError on that cid, without functype,
     and the connection stays usable."""
-    with hostile(allowed=(REJECTED,), tractor=tractor, tractor_checks=False) as h:
+    with hostile(allowed=(REJECTED,), tractor=tractor) as h:
         c = h.conn()
         cid = new_cid()
         c.send({"cmd": fields + [cid]})
@@ -760,7 +769,7 @@ BAD_ROUTED = [
 def test_sec_5_routed_message_without_a_valid_kind_dropped(hostile, bad, tractor):
     """A message for a live context with no kind key, or whose `error` is not a map
     with a str type_str, is dropped: no reply, and the context goes on as before."""
-    with hostile(allowed=(REJECTED,), tractor=tractor, tractor_checks=False) as h:
+    with hostile(allowed=(REJECTED,), tractor=tractor) as h:
         c = h.conn()
         ctx = c.open_context(SERVICE, "ctx_echo", first=None)
         c.send({**bad, "cid": ctx.cid})
@@ -790,8 +799,7 @@ def test_self_2_other_self_methods_attribute_error(hostile, settings, method, tr
     if method in REGISTRY_METHODS and settings.registry:
         pytest.skip("the IUT is configured as a registry, where this method is served")
     kwargs = {"uid": UID, "sockaddr": ["127.0.0.1", 1]} if method == "register_actor" else {}
-    with hostile(allowed=(REJECTED,), tractor=tractor, tractor_checks=False,
-                 tractor_bystander=method != "cancel_rpc_tasks") as h:
+    with hostile(allowed=(REJECTED,), tractor=tractor) as h:
         c = h.conn()
         cid = c.command("self", method, kwargs)
         one_error(h, c, cid, "AttributeError", f"self.{method}")

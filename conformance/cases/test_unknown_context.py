@@ -90,7 +90,8 @@ def test_cid_5_map_with_cid_and_cmd_is_routed_not_run(conn, target):
     conn.barrier()
     for c in (cmd_cid, ctx.cid):
         got = conn.unread(c)
-        must(not got, f"expected nothing on cid {c}; observed " + ", ".join(short(m) for m in got))
+        must(not got, f"expected nothing on cid {c}; observed " + ", ".join(short(m) for m in got),
+             rid="CID-5")
     ctx.send_yield("after")
     m = ctx.next()
     must(msgs.yield_(ctx.cid, "after")(m), f"the context answered {short(m)}, not the echo")

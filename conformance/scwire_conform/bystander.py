@@ -26,11 +26,15 @@ A hostile connection the IUT closed, or whose message it dropped without a
 reply, must have a record on the IUT's stderr that names it (test-service.md
 SVC-30: *log a reason*, *drop with a warning*), when the suite started the IUT.
 
-Actor down is always a failure (SEC-1).  The bystander must see every echo, in
+Actor down is always a failure (SEC-1), and so is a hostile connection left
+hung when the spec does not allow it.  The bystander must see every echo, in
 order, with no gap, none later than "promptly" (SEC-2), and its context must
-end with the right count.  A sanity echo on a fresh connection closes the
-case.  With the expectation profile `tractor` the grade is compared with what
-tractor 0.1.0a4 does instead, and the observation names both.
+end with the right count.  These are failures of robustness: every profile
+fails them.  A grade the spec does not allow is a failure of the requirement
+the allowed grades come from (`rid`), which the `tractor` profile turns into
+NON-STRICT where spec/profiles.md lists tractor 0.1.0a4 doing otherwise; the
+observation names what tractor does.  A sanity echo on a fresh connection
+closes the case.
 """
 import os
 import threading
@@ -38,7 +42,7 @@ import time
 
 from . import iutlog, msgs
 from .msgs import new_cid
-from .verdict import Violation, info, must
+from .verdict import Violation, info, must, robust
 from .wire import SERVICE, Closed, Timeout
 from .wirelog import WireLog, short
 
@@ -206,8 +210,8 @@ class Hostile:
     """The frame of a hostile case; see the module text."""
 
     def __init__(self, factory, settings, case, *, iut, target=None, allowed=(REJECTED, CLOSED),
-                 tractor=None, tractor_bystander=True, tractor_checks=True, profile="strict",
-                 log_dir=None, what=None, under_way=False, limit_value=None):
+                 tractor=None, log_dir=None, what=None, under_way=False,
+                 limit_value=None, rid=None):
         for g in tuple(allowed) + ((tractor,) if tractor else ()):
             if g not in GRADES:
                 raise ValueError(f"unknown grade {g!r}")
@@ -218,9 +222,7 @@ class Hostile:
         self.target = target
         self.allowed = tuple(allowed)
         self.tractor = tractor
-        self.tractor_bystander = tractor_bystander
-        self.tractor_checks = tractor_checks
-        self.profile = profile
+        self.rid = rid                  # the requirement the grades and row checks are about
         self.log_dir = log_dir
         self.what = what
         self.under_way = under_way     # the hostile input may act before the frame starts
@@ -257,7 +259,7 @@ class Hostile:
                 h.dropped = True
 
     def check(self, fn):
-        """A row check, run after the grading unless the profiles disagree."""
+        """A row check, run after the grading when the grade is one the spec allows."""
         self.checks.append(fn)
 
     def note(self, text):
@@ -289,7 +291,8 @@ class Hostile:
         if self.under_way:
             # The hostile input (a misbehaving registry, say) acts from the start.
             return Violation(f"SEC-1: no input may bring the IUT down; observed grade "
-                             f"{DOWN} before the bystander could start: {why}")
+                             f"{DOWN} before the bystander could start: {why}", rid="SEC-1",
+                             robustness=True)
         return Violation(f"the sanity echo before the hostile input failed: {why}")
 
     def __enter__(self):
@@ -364,9 +367,6 @@ class Hostile:
         tr = self.tractor or "not recorded"
         return f"the spec allows {spec}; tractor 0.1.0a4: {tr}"
 
-    def _judge_by_tractor(self):
-        return self.profile == "tractor" and self.tractor is not None
-
     def __exit__(self, et, ev, tb):
         if et is not None and not issubclass(et, (Violation, Closed, Timeout, OSError)):
             self.bystander.abandon()
@@ -391,31 +391,33 @@ class Hostile:
                       f"the IUT process still runs {self.settings.timeout:g} s later")
         self._dump_bystander()
         text = self._observation(down)
+        # The IUT down, a connection hung, the bystander hurt: failures of
+        # robustness, which no profile excuses and which outrank a row check
+        # that failed inside the body.
+        robust(not down, f"SEC-1: no input may bring the IUT down; observed {text}")
+        robust(not self.bystander.problems,
+               f"SEC-2: the bystander was hurt: {'; '.join(self.bystander.problems)} [{text}]",
+               rid="SEC-2")
+        for h in self.hostiles:
+            robust(h.grade != HUNG or HUNG in self.allowed,
+                   f"{h.label}: the connection hung, neither answering nor closed [{text}]")
         if ev is not None:
             # A row check inside the body failed; say what the blast radius was.
             ev.msg = f"{ev.msg} [{text}]"
             ev.args = (ev.msg,)
+            ev.rid = ev.rid or self.rid
             return False
-        if self._judge_by_tractor():
-            must(self.grade == self.tractor,
-                 f"expected what tractor 0.1.0a4 does ({self.tractor}); observed {text}")
-            if self.tractor != DOWN and self.tractor_bystander:
-                must(not self.bystander.problems,
-                     f"the bystander was hurt: {'; '.join(self.bystander.problems)} [{text}]")
-            if self.tractor in self.allowed and self.tractor_checks:
-                for fn in self.checks:
-                    fn()
-            info(text)
-            return False
-        must(self.grade != DOWN, f"SEC-1: no input may bring the IUT down; observed {text}")
         for h in self.hostiles:
             must(h.grade in self.allowed,
-                 f"{h.label}: expected {' or '.join(self.allowed)}; observed {h.grade} [{text}]")
-        must(not self.bystander.problems,
-             f"SEC-2: the bystander was hurt: {'; '.join(self.bystander.problems)} [{text}]")
+                 f"{h.label}: expected {' or '.join(self.allowed)}; observed {h.grade} [{text}]",
+                 rid=self.rid)
         self._check_records()
-        for fn in self.checks:
-            fn()
+        try:
+            for fn in self.checks:
+                fn()
+        except Violation as e:
+            e.rid = e.rid or self.rid
+            raise
         info(text)
         return False
 

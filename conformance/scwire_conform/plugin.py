@@ -27,7 +27,7 @@ import traceback
 
 import pytest
 
-from . import __version__, caps, catalogue, expect, htmlreport, report, spec, spectext
+from . import __version__, caps, catalogue, expect, htmlreport, profiles, report, spec, spectext
 from . import verdict as V
 from .iut import IUT, IUTError
 from .settings import Settings
@@ -120,6 +120,7 @@ class Plugin:
         self.levels = spec.load_levels()
         self.revision = spec.revision()
         self.requirements = spectext.load_requirements()
+        self.profile_table = profiles.load_table()
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.records = {}        # nodeid -> CaseRecord (of the latest run), in run order
@@ -134,6 +135,7 @@ class Plugin:
         self.inconclusive = None
         self.probe_failed = None     # why the probe's handshake broke the spec, if it did
         self._setting_up = None      # nodeid of the case whose setup runs
+        self._last_case = None       # (nodeid, whether it ended the IUT on purpose)
         self.collect_errors = 0
         self.incidents = []
         self.exit_code = None
@@ -401,10 +403,13 @@ class Plugin:
                     iut.stop(grace=1.0)
                 self.incidents.append(f"the IUT stopped serving before {self.case_id(item)} "
                                       f"({why}); restarted")
+                self._blame_last_case(f"the IUT stopped serving right after this case ({why})")
             else:
                 self.incidents.append(f"the IUT was found dead (exit status "
                                       f"{iut.proc.returncode}) before {self.case_id(item)}; "
                                       f"restarted")
+                self._blame_last_case(f"the IUT exited (status {iut.proc.returncode}) right "
+                                      f"after this case")
             try:
                 iut.restart()
             except IUTError as e:
@@ -415,6 +420,22 @@ class Plugin:
             if not iut.alive():
                 self.incidents.append(f"the attached IUT went down before {self.case_id(item)}")
                 pytest.skip(f"the attached IUT at {iut.addr} is down and cannot be restarted")
+
+    def _blame_last_case(self, what):
+        """The case before this one left the session IUT dead or not serving, some
+        time after its last check (tractor takes a while to go down): that is its
+        failure, of robustness, unless it ended the IUT on purpose."""
+        last = self._last_case
+        if last is None or last[1]:
+            return
+        nodeid, _ = last
+        rec = self.records.get(nodeid)
+        if rec is None or any(getattr(x, "robustness", False) for x in rec.violations):
+            return
+        rec.violate(V.Violation(f"{what}; no input may bring it down (SEC-1)", rid="SEC-1",
+                                robustness=True))
+        if nodeid in self.entries:
+            self._case_done(nodeid, rec)
 
     def start_private_iut(self, item, extra_args, port=None):
         """A second IUT with extra flags, for one case; skips when impossible."""
@@ -473,10 +494,11 @@ class Plugin:
         if mk and not iut.managed:
             self._attached_check = True
         expected_death = mk is not None and mk.kwargs.get("expected")
+        self._last_case = (item.nodeid, bool(expected_death))
         if iut.managed and not iut.alive() and not expected_death:
             rec.violate(V.Violation(
                 f"the IUT process exited (status {iut.proc.returncode}) during this case; "
-                f"no input may bring it down (SEC-1)"))
+                f"no input may bring it down (SEC-1)", rid="SEC-1", robustness=True))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
@@ -591,6 +613,8 @@ class Plugin:
 
     def _finish(self, item, rec):
         V.end()
+        profiles.apply(rec, self.config.getoption("--expect-profile", profiles.STRICT),
+                       self.profile_table)
         rec.duration = max(0.0, time.monotonic() - rec.started)
         base = os.path.join(self.settings.out, "cases", rec.area, safe_name(rec.name))
         if self.settings.repeat > 1:

@@ -50,9 +50,17 @@ def ids_at(rec, level):
     return ids or list(rec.spec_ids)
 
 
+def violation_ids(rec, x):
+    """The requirement ids a failed check is about: its own, else the case's."""
+    return [x.rid] if getattr(x, "rid", None) else ids_at(rec, x.level)
+
+
 def violation_lines(rec):
-    """One line per failed check, naming the level and the requirement ids."""
-    return [f"[{x.level} {' '.join(ids_at(rec, x.level))}] {x.msg}" for x in rec.violations]
+    """One line per failed check, naming the level and the requirement ids; a
+    failure of robustness says so first."""
+    return [f"[{x.level} {' '.join(violation_ids(rec, x))}] "
+            f"{'robustness: ' if getattr(x, 'robustness', False) else ''}{x.msg}"
+            for x in rec.violations]
 
 
 def _wire_tail(rec):
@@ -109,7 +117,8 @@ def case_entry(runs, expected=None):
         "verdict": v,
         "expectation": rec.expectation,
         "observation": observation,
-        "violations": [{"level": x.level, "spec_ids": ids_at(rec, x.level), "msg": x.msg}
+        "violations": [{"level": x.level, "spec_ids": violation_ids(rec, x), "msg": x.msg,
+                        "robustness": bool(getattr(x, "robustness", False))}
                        for x in rec.violations],
         "wire_log": _clip_log(rec.wire_log.entries if rec.wire_log else []),
         "duration_s": round(sum(r.duration for r in runs), 3),

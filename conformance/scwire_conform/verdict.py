@@ -37,14 +37,20 @@ _SEVERITY = {ERROR: 5, FAIL: 4, NON_STRICT: 3, SKIP: 2, INFO: 1, PASS: 0}
 
 
 class Violation(Exception):
-    """A check on the IUT's behaviour failed; the text says expected vs observed."""
+    """A check on the IUT's behaviour failed; the text says expected vs observed.
 
-    def __init__(self, msg, level=MUST):
+    `rid` names the requirement the check is about when the case claims several;
+    `robustness` marks the failures no profile excuses: the IUT died, hung, stopped
+    serving others, or lost data (protocol.md SEC-1, SEC-2)."""
+
+    def __init__(self, msg, level=MUST, rid=None, robustness=False):
         if level not in (MUST, SHOULD):
             raise ValueError(f"level must be MUST or SHOULD, not {level!r}")
         super().__init__(msg)
         self.msg = msg
         self.level = level
+        self.rid = rid
+        self.robustness = robustness
 
     def __str__(self):
         return self.msg
@@ -156,17 +162,24 @@ def current():
     return _current
 
 
-def must(cond, msg):
+def must(cond, msg, rid=None):
     """Check a MUST: stop the case with a Violation when cond is false."""
     if not cond:
-        raise Violation(msg, MUST)
+        raise Violation(msg, MUST, rid)
     return True
 
 
-def should(cond, msg):
+def robust(cond, msg, rid="SEC-1"):
+    """Check that the IUT survived and served: a failure stays FAIL in every profile."""
+    if not cond:
+        raise Violation(msg, MUST, rid, robustness=True)
+    return True
+
+
+def should(cond, msg, rid=None):
     """Check a SHOULD: record a NON-STRICT outcome when cond is false and go on."""
     if not cond:
-        v = Violation(msg, SHOULD)
+        v = Violation(msg, SHOULD, rid)
         if _current is None:
             raise v
         _current.violate(v)

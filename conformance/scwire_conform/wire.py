@@ -312,11 +312,12 @@ class Conn:
         more = f" and {len(self._inbox) - 5} more" if len(self._inbox) > 5 else ""
         return f" (queued, not taken: {shown}{more})"
 
-    def expect(self, pattern, timeout=None, what=None, cid=None):
+    def expect(self, pattern, timeout=None, what=None, cid=None, rid=None):
         """Take the next message (of cid, if given) and check it against pattern.
 
         Returns the message; raises Violation with expected-vs-observed text
-        when it does not match, nothing arrives in time, or the IUT closes.
+        when it does not match, nothing arrives in time, or the IUT closes; `rid`
+        names the requirement the expectation comes from.
         """
         what = what or str(pattern)
         t = self.timeout if timeout is None else timeout
@@ -333,7 +334,7 @@ class Conn:
             observed = short(msg)
         text = f"{self.name}: expected {what}; observed {observed}{self._unread_text()}"
         observe(text)
-        raise Violation(text)
+        raise Violation(text, rid=rid)
 
     def closed_within(self, timeout=None):
         """Wait for the IUT to end the connection: "eof" or "rst", or None when it

@@ -114,7 +114,8 @@ def test_verdicts_reports_and_suite_error_exit(demo):
     assert lines[1] == "expected: A MUST that fails."
     assert lines[2].startswith("last on the wire: ") and '<- {"return": 1' in lines[2]
     assert cases["demo/test_hs_2_fails"]["violations"] == [
-        {"level": "MUST", "spec_ids": ["HS-2"], "msg": "expected x; observed y"}]
+        {"level": "MUST", "spec_ids": ["HS-2"], "msg": "expected x; observed y",
+         "robustness": False}]
     # A transport exception inside a case is an observation naming the check.
     lines = cases["demo/test_frame_1_reset_mid_case"]["observation"].splitlines()
     assert lines[0] == ("[MUST FRAME-1] c1: connection closed by the IUT (rst), while the case "
@@ -204,8 +205,13 @@ def test_hs_2_runs_on_a_serving_iut(conn):
 def test_an_iut_left_not_serving_is_replaced_before_the_next_case(tmp_path):
     demo = write_demo(tmp_path, FREEZE_DEMO)
     p, rep = run(demo, "--timeout", "1")
-    got = {c["id"]: c["verdict"] for c in rep["cases"]}
-    assert got == {"demo/test_hs_1_leaves_the_iut_alive_but_deaf": "PASS",
-                   "demo/test_hs_2_runs_on_a_serving_iut": "PASS"}, p.stdout
+    got = {c["id"]: c for c in rep["cases"]}
+    # The case that left the IUT deaf fails it, as robustness; the next one runs
+    # on a fresh IUT.
+    deaf = got["demo/test_hs_1_leaves_the_iut_alive_but_deaf"]
+    assert deaf["verdict"] == "FAIL", p.stdout
+    assert deaf["observation"].startswith(
+        "[MUST SEC-1] robustness: the IUT stopped serving right after this case")
+    assert got["demo/test_hs_2_runs_on_a_serving_iut"]["verdict"] == "PASS"
     assert any("stopped serving before demo/test_hs_2" in i for i in rep["incidents"])
     assert len(rep["iut"]["pids"]) == 2
