@@ -43,7 +43,7 @@ def rss_kb(iut):
     kb = iut.rss_kb()
     if kb is None:
         raise Violation(f"the IUT process (pid {iut.pid}) exited during the conversation; "
-                        f"no input may bring it down (SEC-1)")
+                        f"no input may bring it down (SEC-1)", rid="SEC-1", robustness=True)
     return kb
 
 

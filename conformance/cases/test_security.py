@@ -98,11 +98,14 @@ def context_ends_with_error(h, c, ctx, settings, what, not_type=None):
 # --- the table of protocol.md section 13 ------------------------------------
 
 class Row:
+    """A row of the table; `req` is the requirement its allowed outcomes come from,
+    when it is not SEC-8 itself."""
+
     def __init__(self, rid, text, allowed, tractor=None, *, run, codec=None, flags=None,
-                 not_registry=False):
+                 not_registry=False, req=None):
         self.rid, self.text, self.allowed, self.tractor = rid, text, tuple(allowed), tractor
         self.run, self.codec, self.flags = run, codec, flags
-        self.not_registry = not_registry
+        self.not_registry, self.req = not_registry, req
 
     def param(self):
         marks = [pytest.mark.tractor_kills] if self.tractor == DOWN else []
@@ -239,8 +242,9 @@ row("14-uid-empty-array", "handshake answered with []", (CLOSED,), DOWN)(_bad_ui
 row("14-uid-one-item", "handshake answered with [\"x\"]", (CLOSED,), DOWN)(_bad_uid(["x"]))
 row("14-uid-map", "handshake answered with a map", (CLOSED,), DOWN)(
     _bad_uid({"name": "x", "uuid": "y"}))
-row("15-uid-str", "handshake answered with the str \"ab\"", (CLOSED,), SERVED)(_bad_uid("ab"))
-row("15-uid-int-name", "handshake answered with [5, \"u\"]", (CLOSED,), SERVED)(
+row("15-uid-str", "handshake answered with the str \"ab\"", (CLOSED,), SERVED, req="HS-6")(
+    _bad_uid("ab"))
+row("15-uid-int-name", "handshake answered with [5, \"u\"]", (CLOSED,), SERVED, req="HS-6")(
     _bad_uid([5, "u"]))
 
 
@@ -285,9 +289,11 @@ row("21-cmd-four-items", "cmd array of four items", REJECTED_OR_CLOSED, DOWN)(
 row("22-cmd-cid-map", "cmd of five items whose cid is a map", REJECTED_OR_CLOSED, DOWN)(
     _post({"cmd": [SERVICE, "echo", {"value": 1}, UID, {"c": 1}]}))
 # tractor serves these, answering on the cid as given (measured with iut/tractor).
-row("22-cmd-cid-int", "cmd of five items whose cid is an int", REJECTED_OR_CLOSED, REJECTED)(
+row("22-cmd-cid-int", "cmd of five items whose cid is an int", REJECTED_OR_CLOSED, REJECTED,
+    req="SEC-3")(
     _post({"cmd": [SERVICE, "echo", {"value": 1}, UID, 5]}))
-row("22-cmd-cid-empty", "cmd of five items whose cid is \"\"", REJECTED_OR_CLOSED, REJECTED)(
+row("22-cmd-cid-empty", "cmd of five items whose cid is \"\"", REJECTED_OR_CLOSED, REJECTED,
+    req="SEC-3")(
     _post({"cmd": [SERVICE, "echo", {"value": 1}, UID, ""]}))
 
 
@@ -300,9 +306,9 @@ def _messaging_error(ns, func, kwargs):
     return run
 
 
-row("23-kwargs-array", "cmd with kwargs not a map", (REJECTED,), REJECTED)(
+row("23-kwargs-array", "cmd with kwargs not a map", (REJECTED,), REJECTED, req="SEC-4")(
     _messaging_error(SERVICE, "echo", [1]))
-row("23-ns-int", "cmd whose ns is an int", (REJECTED,), REJECTED)(
+row("23-ns-int", "cmd whose ns is an int", (REJECTED,), REJECTED, req="SEC-4")(
     _messaging_error(5, "echo", {"value": 1}))
 row("23-cancel_task-kwargs-array", "self._cancel_task with kwargs not a map", (REJECTED,),
     DOWN)(_messaging_error("self", "_cancel_task", ["c"]))
@@ -310,7 +316,8 @@ row("23-context-kwargs-array", "a context function with kwargs not a map", (REJE
     DOWN)(_messaging_error(SERVICE, "ctx_echo", ["c"]))
 
 
-@row("24-reused-live-cid", "cmd reusing the cid of a live context", (REJECTED,), REJECTED)
+@row("24-reused-live-cid", "cmd reusing the cid of a live context", (REJECTED,), REJECTED,
+     req="CID-10")
 def _r24(h, s):
     c = h.conn()
     ctx = c.open_context(SERVICE, "ctx_echo", first=None)
@@ -346,7 +353,7 @@ row("27-error-key-suberror_type", "an error map with a key `suberror_type`", (SE
 row("27-error-int-key", "an error map with a non-str key", (SERVED,), DOWN)(
     _into_context({"error": {**ERROR_MAP, 5: "five"}}, "served"))
 row("28-no-kind-key", "a routed message for a live context with no kind key", (REJECTED,),
-    REJECTED)(_into_context({"x": 1}, "rejected"))
+    REJECTED, req="SEC-5")(_into_context({"x": 1}, "rejected"))
 
 
 def _body(raw, allowed_note, partial=False):
@@ -449,7 +456,7 @@ def _r40(h, s):
 
 
 @row("41-error-into-full-buffer", "an error into a context whose buffer is full", (SERVED,),
-     SERVED)
+     SERVED, req="OVR-5")
 def _r41(h, s):
     c = h.conn(usable=SERVED)
     ctx = c.open_context(SERVICE, "ctx_no_stream", value=None)
@@ -569,7 +576,7 @@ def test_sec_8_malformed_input_table(r, hostile, settings, private_iut):
     max_frame = 1048576     # the reference default (limits.md), unless a small IUT is had
     if r.rid.startswith("33") and "limits" in settings.caps and settings.iut_cmd:
         target, max_frame = private_iut("--max-frame", "65536"), 65536
-    h = hostile(target=target, allowed=r.allowed, tractor=r.tractor)
+    h = hostile(target=target, allowed=r.allowed, tractor=r.tractor, rid=r.req)
     h.max_frame = max_frame
     with h:
         h.note(f"row {r.rid}: {r.text}")
@@ -715,7 +722,7 @@ def test_sec_3_malformed_message_rejected_or_connection_closed(hostile, bad, tra
     """A post-handshake value that is neither nil nor a usable map, or a `cmd` that is
     not an array of five with a non-empty str cid, is dropped without reply or its
     connection is closed; the IUT keeps serving the bystander and new connections."""
-    with hostile(allowed=REJECTED_OR_CLOSED, tractor=tractor) as h:
+    with hostile(allowed=REJECTED_OR_CLOSED, tractor=tractor, rid="SEC-3") as h:
         c = h.conn()
         c.send(bad)
         quiet(h, c, short(bad))
@@ -747,7 +754,7 @@ def test_sec_4_cmd_with_a_wrong_field_messaging_error(hostile, fields, tractor):
     """A `cmd` of five items with a usable cid but a field of the wrong type is
     answered with exactly one `error` MessagingError on that cid, without functype,
     and the connection stays usable."""
-    with hostile(allowed=(REJECTED,), tractor=tractor) as h:
+    with hostile(allowed=(REJECTED,), tractor=tractor, rid="SEC-4") as h:
         c = h.conn()
         cid = new_cid()
         c.send({"cmd": fields + [cid]})
@@ -769,7 +776,7 @@ BAD_ROUTED = [
 def test_sec_5_routed_message_without_a_valid_kind_dropped(hostile, bad, tractor):
     """A message for a live context with no kind key, or whose `error` is not a map
     with a str type_str, is dropped: no reply, and the context goes on as before."""
-    with hostile(allowed=(REJECTED,), tractor=tractor) as h:
+    with hostile(allowed=(REJECTED,), tractor=tractor, rid="SEC-5") as h:
         c = h.conn()
         ctx = c.open_context(SERVICE, "ctx_echo", first=None)
         c.send({**bad, "cid": ctx.cid})
@@ -799,7 +806,7 @@ def test_self_2_other_self_methods_attribute_error(hostile, settings, method, tr
     if method in REGISTRY_METHODS and settings.registry:
         pytest.skip("the IUT is configured as a registry, where this method is served")
     kwargs = {"uid": UID, "sockaddr": ["127.0.0.1", 1]} if method == "register_actor" else {}
-    with hostile(allowed=(REJECTED,), tractor=tractor) as h:
+    with hostile(allowed=(REJECTED,), tractor=tractor, rid="SELF-2") as h:
         c = h.conn()
         cid = c.command("self", method, kwargs)
         one_error(h, c, cid, "AttributeError", f"self.{method}")

@@ -321,10 +321,11 @@ class Conn:
         """
         what = what or str(pattern)
         t = self.timeout if timeout is None else timeout
+        silent = False
         try:
             msg = self.recv(t) if cid is None else self.recv_for(cid, t)
         except Timeout:
-            observed = f"nothing within {t:g} s"
+            observed, silent = f"nothing within {t:g} s", True
         except Closed as e:
             observed = f"the connection closed ({e.how})"
         else:
@@ -334,7 +335,9 @@ class Conn:
             observed = short(msg)
         text = f"{self.name}: expected {what}; observed {observed}{self._unread_text()}"
         observe(text)
-        raise Violation(text, rid=rid)
+        v = Violation(text, rid=rid)
+        v.silent = silent       # nothing came: a case may judge that a hang
+        raise v
 
     def closed_within(self, timeout=None):
         """Wait for the IUT to end the connection: "eof" or "rst", or None when it

@@ -34,6 +34,9 @@ async def echo(value):
 async def raise_error(type_str, text):
     _check("type_str", type_str, (str,), "a str")
     _check("text", text, (str,), "a str")
+    if "\x00" in type_str:
+        # Python cannot name a class so; the spec lets it be refused this way.
+        raise TypeError("raise_error() argument 'type_str' must not contain NUL")
     raise _error_type(type_str)(text)
 
 
