@@ -221,6 +221,8 @@ install: all
 # The suite keeps the repository's shape under lib/scwire (conformance/, spec/,
 # tools/scwire_tools), so that it finds the spec text and the diagram code.
 CONFORM_DEST = $(DESTDIR)$(PREFIX)/lib/scwire
+VECTORS      = conformance/vectors/tractor-0.1.0a4
+VECTORS_DEST = $(CONFORM_DEST)/$(VECTORS)
 install-conformance:
 	install -d $(CONFORM_DEST)/conformance/scwire_conform $(CONFORM_DEST)/conformance/cases \
 		$(CONFORM_DEST)/conformance/iut/tractor $(CONFORM_DEST)/spec $(DESTDIR)$(PREFIX)/bin
@@ -231,10 +233,11 @@ install-conformance:
 	install -m 0644 conformance/iut/tractor/*.py $(CONFORM_DEST)/conformance/iut/tractor/
 	chmod 0755 $(CONFORM_DEST)/conformance/iut/tractor/run.py
 	install -m 0644 spec/*.md spec/pending.txt $(CONFORM_DEST)/spec/
-	install -d $(CONFORM_DEST)/conformance/vectors/tractor-0.1.0a4/logs
-	install -m 0644 conformance/vectors/tractor-0.1.0a4/*.jsonl conformance/vectors/tractor-0.1.0a4/README.md \
-		$(CONFORM_DEST)/conformance/vectors/tractor-0.1.0a4/
-	install -m 0644 conformance/vectors/tractor-0.1.0a4/logs/* $(CONFORM_DEST)/conformance/vectors/tractor-0.1.0a4/logs/
+	install -d $(VECTORS_DEST)/profile $(VECTORS_DEST)/logs/profile
+	install -m 0644 $(VECTORS)/*.jsonl $(VECTORS)/README.md $(VECTORS_DEST)/
+	install -m 0644 $(VECTORS)/profile/*.jsonl $(VECTORS_DEST)/profile/
+	install -m 0644 $(wildcard $(VECTORS)/logs/*.*) $(VECTORS_DEST)/logs/
+	install -m 0644 $(VECTORS)/logs/profile/* $(VECTORS_DEST)/logs/profile/
 	ln -sf ../lib/scwire/conformance/scwire-conform $(DESTDIR)$(PREFIX)/bin/scwire-conform
 
 clean:

@@ -2,13 +2,16 @@
 """Tests of tools/dev/record-vectors, the recorder of the tractor traces.
 
 Without tractor (as in CI) the recorder must say SKIP, exit 0 and write
-nothing; usage errors exit 2.  Where tractor 0.1.0a4 is importable
-($SCWIRE_TRACTOR_PYTHONPATH, see the recorder's --help) two quick scenarios
-are recorded and checked against the committed recording; elsewhere that
-test is skipped and says why.  Every subprocess has a timeout.
+nothing; usage errors exit 2; --list names every committed trace, and one
+profile scenario per row of spec/profiles.md.  Where tractor 0.1.0a4 is
+importable ($SCWIRE_TRACTOR_PYTHONPATH, see the recorder's --help) two quick
+scenarios and one profile scenario are recorded and checked against the
+committed recording; elsewhere that test is skipped and says why.  Every
+subprocess has a timeout.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -25,6 +28,13 @@ RECORDING = os.path.join(TOOLS, "dev", "recording")
 COMMITTED = os.path.join(REPO, "conformance", "vectors", "tractor-0.1.0a4")
 TAP = os.path.join(os.environ.get("SCWIRE_BUILD", os.path.join(REPO, "build")), "scwire-tap")
 QUICK = ("a_handshake", "j_unknown_cid")
+# A profile scenario (the adapter, a raw client) that takes about a second.
+PROFILE_QUICK = "cid_10_reused_cid"
+# Each recorded trace by its path under the output directory, without .jsonl.
+RECORDED = QUICK + (f"profile/{PROFILE_QUICK}",)
+PROFILES_MD = os.path.join(REPO, "spec", "profiles.md")
+# A row of the table of spec/profiles.md: its id and the name of its evidence.
+PROFILE_ROW = re.compile(r"^\| ([A-Z]+-\d+) \|.*\| profile/(\w+)\.jsonl \|$", re.M)
 SKIP_TAIL = "); set SCWIRE_TRACTOR_PYTHONPATH to its source tree"
 
 
@@ -70,12 +80,33 @@ def test_usage_errors_exit_2(tmp_path, args, says):
     assert not (tmp_path / "o").exists()
 
 
-def test_list_names_every_committed_trace(tmp_path):
+def listed(tmp_path):
+    """--list as (name, set, summary) per scenario."""
     r = run("--list", env=no_tractor_env(tmp_path))
     assert r.returncode == 0, r.stderr
-    listed = {line.split()[0] for line in r.stdout.splitlines()}
-    committed = {f[:-len(".jsonl")] for f in os.listdir(COMMITTED) if f.endswith(".jsonl")}
-    assert listed == committed
+    return [(name, rec_set, summary) for name, rec_set, _kind, summary in
+            (line.split(None, 3) for line in r.stdout.splitlines())]
+
+
+def committed_traces(subdir=""):
+    d = os.path.join(COMMITTED, subdir)
+    return {f[:-len(".jsonl")] for f in os.listdir(d) if f.endswith(".jsonl")}
+
+
+def test_list_names_every_committed_trace(tmp_path):
+    names = {name for name, rec_set, _ in listed(tmp_path) if rec_set != "profile"}
+    assert names == committed_traces()
+
+
+def test_list_names_a_profile_scenario_per_row_of_the_profiles_table(tmp_path):
+    with open(PROFILES_MD, encoding="utf-8") as fh:
+        rows = {name: rid for rid, name in PROFILE_ROW.findall(fh.read())}
+    assert rows, f"no row naming a profile/ recording in {PROFILES_MD}"
+    # A profile scenario's summary begins with the id of its row.
+    profile = {name: summary.split(":")[0] for name, rec_set, summary in listed(tmp_path)
+               if rec_set == "profile"}
+    assert profile == rows
+    assert committed_traces("profile") == set(rows)
 
 
 # --- scrubbing (no tractor needed) ---------------------------------------------------------
@@ -180,12 +211,12 @@ def recorded(tmp_path_factory):
     if why:
         pytest.skip(why)
     out = tmp_path_factory.mktemp("vectors")
-    r = run("--out", out, "--only", ",".join(QUICK), timeout=300)
+    r = run("--out", out, "--only", ",".join(QUICK + (PROFILE_QUICK,)), timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     return out
 
 
-@pytest.mark.parametrize("name", QUICK)
+@pytest.mark.parametrize("name", RECORDED)
 def test_recorded_trace_matches_the_committed_one(recorded, name):
     path = recorded / f"{name}.jsonl"
     entries = read_trace(str(path))     # raises on any malformed line
@@ -204,7 +235,7 @@ def test_recorded_trace_matches_the_committed_one(recorded, name):
     assert message_kinds(entries) == message_kinds(committed)
 
 
-@pytest.mark.parametrize("name", QUICK)
+@pytest.mark.parametrize("name", RECORDED)
 def test_side_logs_are_written_and_scrubbed(recorded, name):
     local = [p for p in os.environ.get("SCWIRE_TRACTOR_PYTHONPATH", "").split(os.pathsep) if p]
     for role in ("server", "client"):
@@ -214,3 +245,18 @@ def test_side_logs_are_written_and_scrubbed(recorded, name):
             assert path + "/" not in text, f"{role} log names {path}"
     readme = (recorded / "README.md").read_text()
     assert name in readme and "Not re-recorded" in readme
+
+
+def test_the_profile_recording_shows_its_row(recorded):
+    """CID-10: a command reusing the cid of the running sleep_forever is run too."""
+    entries = read_trace(str(recorded / "profile" / f"{PROFILE_QUICK}.jsonl"))
+    # The maps: neither the uids (arrays) nor the closing nil.
+    msgs = [(e["dir"], e["msg"]) for e in entries if isinstance(e.get("msg"), dict)]
+    cmds = [m["cmd"] for d, m in msgs if d == "c2s" and "cmd" in m]
+    assert [c[1] for c in cmds] == ["sleep_forever", "echo"]
+    cid = cmds[0][4]
+    assert cmds[1][4] == cid
+    replies = [m for d, m in msgs if d == "s2c" and m.get("cid") == cid]
+    assert replies == [{"functype": "asyncfunc", "cid": cid}] * 2 + [{"return": 1, "cid": cid}]
+    log = (recorded / "logs" / "profile" / f"{PROFILE_QUICK}.server.log").read_text()
+    assert "[recorder] adapter alive after client: True" in log

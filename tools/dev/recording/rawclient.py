@@ -10,6 +10,7 @@ QUIET seconds, 'EOF' when the daemon closed.
 """
 import argparse
 import socket
+import time
 import uuid
 
 import msgpack
@@ -24,10 +25,11 @@ NIL = msgpack.packb(None)
 SCENARIOS = {}
 
 
-def scenario(name, uid=UID):
-    """Register a scenario; `uid` is what the client answers the daemon's uid with."""
+def scenario(name, uid=UID, registry=SCENARIOS):
+    """Register a scenario in `registry`; `uid` is what the client answers the
+    daemon's uid with."""
     def register(fn):
-        SCENARIOS[name] = (fn, uid)
+        registry[name] = (fn, uid)
         return fn
     return register
 
@@ -43,8 +45,8 @@ def pack(value):
 class Conn:
     """One connection to the daemon and an incremental decoder of its replies."""
 
-    def __init__(self, host, port):
-        self.sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+    def __init__(self, sock):
+        self.sock = sock
         self.unpacker = msgpack.Unpacker(raw=False, use_list=False, strict_map_key=False)
         self.eof = False
 
@@ -69,6 +71,18 @@ class Conn:
             self.eof = not data
             self.unpacker.feed(data)
 
+    def during(self, seconds):
+        """Everything that arrives within `seconds` (up to EOF): for steps whose
+        point is what comes unasked, where a silence ends nothing."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            more = self.replies(quiet=left)
+            got += [m for m in more if m != 'TIMEOUT']
+            if more[-1:] == ['EOF']:
+                break
+        return got
+
     def handshake(self, uid):
         got = self.replies(until=lambda msg: True, quiet=CONNECT_TIMEOUT)
         if got in (['TIMEOUT'], ['EOF']):
@@ -85,6 +99,21 @@ class Conn:
 
     def close(self):
         self.sock.close()
+
+
+def connect(host, port):
+    return Conn(socket.create_connection((host, port), timeout=CONNECT_TIMEOUT))
+
+
+def converse(host, port, uid, fn):
+    """Connect, handshake with `uid`, run the scenario `fn(conn)`, close."""
+    conn = connect(host, port)
+    try:
+        conn.handshake(uid)
+        fn(conn)
+    finally:
+        conn.close()
+    say("done")
 
 
 def send_and_report(conn, label, data):
@@ -148,13 +177,7 @@ def main():
     ap.add_argument("port", type=int)
     args = ap.parse_args()
     fn, uid = SCENARIOS[args.scenario]
-    conn = Conn(args.host, args.port)
-    try:
-        conn.handshake(uid)
-        fn(conn)
-    finally:
-        conn.close()
-    say("done")
+    converse(args.host, args.port, uid, fn)
 
 
 if __name__ == '__main__':

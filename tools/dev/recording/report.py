@@ -27,9 +27,9 @@ class Outcome:
         return sum(1 for e in self.entries if "event" not in e)
 
 
-def compare(committed_dir, name, entries):
-    """How the kind sequences of `entries` compare with the committed file's."""
-    path = os.path.join(committed_dir, f"{name}.jsonl")
+def compare(committed_dir, file, entries):
+    """How the kind sequences of `entries` compare with the committed `file`'s."""
+    path = os.path.join(committed_dir, file)
     if not os.path.exists(path):
         return "no committed file"
     old, new = kind_sequences(read_lines(path)), kind_sequences(entries)
@@ -68,6 +68,15 @@ paths in messages and side logs replaced by `<tractor>/`, `<app>/`
 (tools/dev/recording), `<site-packages>/` and `<stdlib>/`, each scrubbed message
 re-encoded so that `hex` and `msg` agree.  uuids, cids and ports are this run's.
 
+The profile scenarios (`profile/*.jsonl`, side logs in `logs/profile/`), one per
+row of `spec/profiles.md`, are recorded otherwise: the suite's tractor adapter
+(`conformance/iut/tractor/run.py --codec msgpack --loglevel runtime`, namespace
+`scwire_service`, its own registry; `<app>/` is its directory there) behind
+`scwire-tap`, driven by the raw client `tools/dev/recording/profileclient.py`.  In
+`ctx_7_unread_error` the client is also the callee of the adapter's `ctx_call`,
+reached through a second `scwire-tap`: `c1` is the client's connection to the
+adapter, `c2` the adapter's to the callee, the two taps' lines merged by time.
+
 ## Versions
 
 - tractor: `{root}`, version {version}, git describe: {describe}
@@ -97,9 +106,10 @@ CAUSES = """
   first FIN; scwire-tap relays half-closes, so these recordings have them, as the
   committed second set does.
 
-Side logs in `logs/`: `<file>.server.log` (the daemon), `<file>.client.log` or
-`<file>.parent.log`, `i_registry.svcd.log`.  `logs/b_direct_no_proxy.*` of the
-committed set (a capture of two bare probes made by hand) is not made here.
+Side logs in `logs/`: `<file>.server.log` (the daemon, or the adapter for
+`profile/<file>`), `<file>.client.log` or `<file>.parent.log`,
+`i_registry.svcd.log`.  `logs/b_direct_no_proxy.*` of the committed set (a
+capture of two bare probes made by hand) is not made here.
 """
 
 
@@ -116,8 +126,8 @@ def readme(info, outcomes, started, tap_version, committed_dir):
     for o in recorded:
         s = o.scenario
         notes = "".join(f"; note: {n}" for n in o.notes)
-        text += (f"| {s.name}.jsonl | {s.recording_set} | {s.kind} | {o.seconds:.1f} | "
-                 f"{o.messages} | {compare(committed_dir, s.name, o.entries)}{notes} |\n")
+        text += (f"| {s.file} | {s.recording_set} | {s.kind} | {o.seconds:.1f} | "
+                 f"{o.messages} | {compare(committed_dir, s.file, o.entries)}{notes} |\n")
     return text + "\n## Not re-recorded\n\n" + not_recorded(outcomes) + CAUSES
 
 

@@ -10,7 +10,11 @@ up, following conformance/vectors/tractor-0.1.0a4/README.md:
   the only connection through the proxy is the scenario's own;
 - `raw`: rawclient.py, socket and msgpack only;
 - `parent`: parent.py spawns subactors; recorded from a packet capture of
-  its registry port instead of through the proxy.
+  its registry port instead of through the proxy;
+- `profile`: profileclient.py against the suite's tractor adapter
+  (conformance/iut/tractor/run.py) instead of the daemon: one scenario per
+  row of spec/profiles.md, written under profile/, its side logs under
+  logs/profile/.
 """
 from dataclasses import dataclass
 
@@ -21,13 +25,24 @@ class Scenario:
     kind: str
     arg: str                   # the scenario's name for its client program
     summary: str
-    recording_set: str         # "a-k" or "first"
+    recording_set: str         # "a-k", "first" or "profile"
     daemon_exits: bool = False  # the daemon is expected to crash by itself
     side_daemons: tuple = ()   # further daemons registered with the first one
+    callee: bool = False       # profile: the client also plays a callee of the adapter
 
     @property
     def proxied(self):
         return self.kind != "parent"
+
+    @property
+    def stem(self):
+        """The trace's path under the output directory, without `.jsonl`; the
+        side logs are logs/<stem>.<role>.log."""
+        return f"profile/{self.name}" if self.kind == "profile" else self.name
+
+    @property
+    def file(self):
+        return f"{self.stem}.jsonl"
 
 
 def _second(name, kind, arg, summary, **kw):
@@ -37,6 +52,11 @@ def _second(name, kind, arg, summary, **kw):
 def _first(name, kind, summary):
     # client.py and parent.py know the first set by the file names.
     return Scenario(name, kind, name, summary, "first")
+
+
+def _profile(requirement, name, summary, **kw):
+    # The summary begins with the id of the row of spec/profiles.md it shows.
+    return Scenario(name, "profile", name, f"{requirement}: {summary}", "profile", **kw)
 
 
 SCENARIOS = (
@@ -85,6 +105,23 @@ SCENARIOS = (
     _first("spawn_run_cancel", "parent", "start_actor, portal.run, cancel_actor"),
     _first("run_in_actor_result", "parent", "run_in_actor and its result"),
     _first("run_in_actor_error", "parent", "a failing run_in_actor cancels its sibling"),
+    _profile("CID-5", "cid_5_cmd_with_cid", "a cmd carrying a live context's cid"),
+    _profile("CID-10", "cid_10_reused_cid", "echo with the cid of a running sleep_forever"),
+    _profile("CTX-6", "ctx_6_caller_error", "an error from the caller into ctx_echo"),
+    _profile("CTX-7", "ctx_7_unread_error", "ctx_call to a raw callee that fails at once",
+             callee=True),
+    _profile("CTX-8", "ctx_8_unexpected_kind", "a return from the caller into ctx_echo"),
+    _profile("FRAME-11", "frame_11_timestamp96", "echo of a 12-byte timestamp"),
+    _profile("HS-6", "hs_6_uid_name_int", "handshake uid [5, uuid], then echo"),
+    _profile("OVR-5", "ovr_5_error_into_full_buffer", "64 yields, then an error"),
+    _profile("REG-2", "reg_2_bad_registration", "register_actor with uid [1, 2] and [name]"),
+    _profile("REG-14", "reg_14_port_out_of_range", "register_actor with port 65536"),
+    _profile("RPC-4", "rpc_4_kwargs_wrong_type", 'count(n="3")'),
+    _profile("SEC-3", "sec_3_cmd_cid_int", 'echo with the cids 5, "" and nil'),
+    _profile("SEC-4", "sec_4_caller_uid_int", "caller_uid 5, then kwargs 5"),
+    _profile("SEC-5", "sec_5_no_kind_key", "{foo: 1} with the cid of ctx_echo"),
+    _profile("SELF-2", "self_2_not_async", "self.__init__ and self._from_parent"),
+    _profile("SELF-3", "self_3_cancel_task_int", "_cancel_task(cid=5)"),
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -19,8 +19,8 @@ class TraceError(Exception):
     """A recording that cannot be turned into a trace file."""
 
 
-def read_lines(path):
-    """The JSON objects of a trace file, without time fields."""
+def read_lines(path, keep_time=False):
+    """The JSON objects of a trace file, without time fields unless `keep_time`."""
     entries = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -30,7 +30,8 @@ def read_lines(path):
                 entry = json.loads(line)
             except json.JSONDecodeError as e:
                 raise TraceError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-            entry.pop("t", None)
+            if not keep_time:
+                entry.pop("t", None)
             entries.append(entry)
     return entries
 
@@ -73,6 +74,24 @@ def drop_refused(entries):
     kept = [c for c, evs in events.items() if evs != ["open", "rst"]]
     names = {c: f"c{i}" for i, c in enumerate(kept, 1)}
     return [{**e, "conn": names[e["conn"]]} for e in entries if e["conn"] in names]
+
+
+def merge(traces):
+    """One trace from the traces of several taps, each given as (start, entries
+    with their "t"): the lines in the order of start + t, the connections
+    renamed c1, c2, ... in the order they first appear, no time field.
+
+    Each tap counts the time from its own start, so `start` is where the
+    recorder started it, on the same monotonic clock: two taps started alike
+    are then off by far less than the adapter takes to answer anything."""
+    timed = [(start + e["t"], i, n, e) for i, (start, entries) in enumerate(traces)
+             for n, e in enumerate(entries)]
+    names = {}
+    merged = []
+    for _, i, _, e in sorted(timed, key=lambda x: x[:3]):
+        name = names.setdefault((i, e["conn"]), f"c{len(names) + 1}")
+        merged.append({**{k: v for k, v in e.items() if k != "t"}, "conn": name})
+    return merged
 
 
 def unfinished_conns(entries):
