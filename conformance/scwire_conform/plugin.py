@@ -310,25 +310,43 @@ class Plugin:
                     c.handshake()
                 except (V.Violation, Timeout, Closed) as e:
                     return str(e), self._handshake_breaks(c)
-                r = c.call(SERVICE, "echo", value="scwire-probe")
-                if r.kind != "return" or r.value != "scwire-probe":
-                    return f"{SERVICE}.echo answered {r.final!r}", None
-                if unknown_function:
-                    r = c.call(SERVICE, "no_such_function")
-                    if r.kind != "error":
-                        return (f"{SERVICE}.no_such_function answered {r.final!r}, not an "
-                                f"error"), None
+                return self._serves(c, unknown_function)
         except (V.Violation, Timeout, Closed, OSError) as e:
             return str(e), None
+
+    def _serves(self, c, unknown_function):
+        """Past a handshake that went right, the IUT is reached and speaks the codec:
+        an echo or refusal that does not come, or comes malformed, is its failure
+        (the ids it broke); only an IUT that does not expose the test service at
+        all is inconclusive."""
+        calls = [("echo", {"value": "scwire-probe"}, ["RPC-1", "RPC-6", "SVC-8"])]
+        if unknown_function:
+            calls.append(("no_such_function", {}, ["RPC-1", "RPC-3", "ERR-1"]))
+        for func, kwargs, ids in calls:
+            try:
+                r = c.call(SERVICE, func, kwargs)
+            except (V.Violation, Timeout, Closed) as e:
+                return f"{SERVICE}.{func}: {e}", self._codec_ids(c) or ids
+            if func == "echo" and r.kind == "error" \
+                    and r.type_str in ("AttributeError", "ModuleNotExposed"):
+                return f"{SERVICE}.echo answered {r.final!r}", None
+            ok = r.kind == "return" and r.value == "scwire-probe" if func == "echo" \
+                else r.kind == "error" and r.type_str == "AttributeError"
+            if not ok:
+                return f"{SERVICE}.{func} answered {r.final!r}", ids
         return None, None
+
+    def _codec_ids(self, c):
+        if c.codec_error is None:
+            return None
+        return ["SVC-5", "FRAME-4" if c.codec.prefixed else "FRAME-3"]
 
     def _handshake_breaks(self, c):
         """The ids an IUT broke when its first bytes do not give a uid: bytes that do
         not decode in the codec, or a message that is no uid.  None when nothing
         came (an IUT not reached, or silent: inconclusive)."""
         if c.codec_error is not None:
-            frame = "FRAME-4" if c.codec.prefixed else "FRAME-3"
-            return ["SVC-5", frame]
+            return self._codec_ids(c)
         if any(e.get("dir") == "s2c" and "msg" in e for e in c.log.entries):
             return ["HS-3"]
         return None
@@ -350,15 +368,16 @@ class Plugin:
                 f"({s.codec}) and does it serve {SERVICE}? {where}")
 
     def _stop_failed_probe(self, why, ids, log):
-        """The IUT answered the probe with bytes that break the spec: that is a
-        FAIL of those requirements (a case of its own, `probe/first-contact`),
-        not an unreachable IUT; no further case can be judged on that wire."""
+        """The IUT answered the probe in a way that breaks the spec: that is a FAIL
+        of those requirements (a case of its own, `probe/first-contact`), not an
+        unreachable IUT; no further case can be judged on that wire."""
         rec = V.CaseRecord("probe/first-contact", "probe", "first-contact", ids,
                            {rid: self.levels.get(rid) for rid in ids},
-                           f"The IUT's first bytes on a connection are its uid, encoded in "
-                           f"the configured codec ({self.settings.codec}).")
+                           f"The IUT answers a connection with its uid, encoded in the "
+                           f"configured codec ({self.settings.codec}), an echo with its "
+                           f"value and an unknown function with AttributeError.")
         rec.wire_log = log
-        rec.violate(V.Violation(f"the probe's handshake failed: {why}"))
+        rec.violate(V.Violation(f"the probe failed: {why}"))
         self._forget_unjudged()
         self.records["probe"] = rec
         self.probe_failed = why

@@ -6,7 +6,8 @@ It handshakes, answers `scwire_service.echo` and `raise_error`, refuses every
 other function with AttributeError, and ends a channel on nil.  Flags make it
 misbehave in the ways the suite must cope with: print no address, exit at
 once, ignore SIGTERM, leave a child process behind, send a bad uid, send
-bytes that are not the codec's in place of its uid, send nothing.
+bytes that are not the codec's in place of its uid, send nothing, answer no
+command, expose no scwire_service.
 """
 import argparse
 import os
@@ -47,7 +48,14 @@ def serve(sock, codec, args):
                 sock.close()
                 return
             ns, func, kwargs, _uid, cid = msg["cmd"]
-            if ns == "scwire_service" and func == "echo":
+            if args.mute:
+                continue
+            if args.no_service:
+                ns = "os"
+            if ns == "os":
+                out = [{"error": {"tb_str": "ModuleNotExposed: no\n",
+                                  "type_str": "ModuleNotExposed"}, "cid": cid}]
+            elif ns == "scwire_service" and func == "echo":
                 out = [{"functype": "asyncfunc", "cid": cid},
                        {"return": kwargs["value"], "cid": cid}]
             elif ns == "scwire_service" and func == "raise_error":
@@ -71,6 +79,8 @@ def main():
     ap.add_argument("--bad-uid", action="store_true")
     ap.add_argument("--misframed", action="store_true")
     ap.add_argument("--silent", action="store_true")
+    ap.add_argument("--mute", action="store_true")
+    ap.add_argument("--no-service", action="store_true")
     args, _ = ap.parse_known_args()
     if args.exit_at_once is not None:
         sys.exit(args.exit_at_once)
