@@ -163,6 +163,34 @@ def test_self_8_cancel_answers_true_then_the_actor_exits(private_iut, fresh_conn
     info(f"exit status {rc}")
 
 
+@pytest.mark.spec("SELF-8", "SELF-6", "SELF-7")
+def test_self_8_tasks_end_before_the_acknowledgement(private_iut, fresh_conn_factory,
+                                                    settings):
+    """self.cancel sent on a channel that runs a context and a streaming asyncgen:
+    the context's ContextCancelled and the stream's stop both come before the
+    `return true` (the tasks are cancelled first, then the cancel is
+    acknowledged), and nothing of theirs comes after it."""
+    c = fresh_conn_factory(target=private_iut())
+    ctx = c.open_context(SERVICE, "ctx_no_stream", value=None)
+    stream = c.open_stream_from(SERVICE, "count", n=ENDLESS)
+    ccid = c.command("self", "cancel")
+    c.closed_within(settings.timeout)
+    ends = {ctx.cid: msgs.error(ctx.cid, "ContextCancelled"), stream.cid: msgs.stop(stream.cid),
+            ccid: msgs.ret(ccid, True)}
+    order = [(i, cid) for i, m in enumerate(c.drained) for cid, pat in ends.items() if pat(m)]
+    seen = [cid for _, cid in order]
+    must(seen.count(ccid) == 1, f"self.cancel answered {seen.count(ccid)} `return true`")
+    ack = next(i for i, cid in order if cid == ccid)
+    for cid, what in ((ctx.cid, "the context's ContextCancelled"), (stream.cid, "the stop")):
+        must(cid in seen, f"{what} never came before the channel ended")
+        must(next(i for i, x in order if x == cid) < ack,
+             f"{what} came after self.cancel's `return true`: the actor acknowledged before "
+             f"its tasks had ended")
+    late = [m for m in c.drained[ack + 1:] if isinstance(m, dict)
+            and m.get("cid") in (ctx.cid, stream.cid)]
+    must(not late, f"after `return true`: {', '.join(short(m) for m in late)}")
+
+
 @pytest.mark.spec("CAN-1", "CAN-2")
 def test_can_1_nil_ends_the_channel(conn, settings):
     """On nil the IUT stops reading the channel (a command written right after the nil

@@ -14,7 +14,7 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.callee import Callee, ctx_call
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import must, should
+from scwire_conform.verdict import Violation, must, should
 from scwire_conform.wire import SERVICE
 from scwire_conform.wirelog import short
 
@@ -132,12 +132,31 @@ def test_msg_6_unknown_keys_in_error_map_ignored(conn, settings, extra):
     err = {"tb_str": "x", "type_str": "ValueError", **extra}
     conn.send({"error": err, "cid": ctx.cid})
     try:
-        m = conn.expect(msgs.error(ctx.cid), timeout=settings.prompt, cid=ctx.cid)
-    except Exception as e:  # a broken channel is a SHOULD miss here, not a crash of the case
+        conn.expect(msgs.error(ctx.cid), timeout=settings.prompt, cid=ctx.cid)
+    except Violation as e:      # a SHOULD: the case records it and ends
         should(False, f"an error map with extra keys {sorted(map(str, extra))} was not "
                       f"served: {e}")
+
+
+@pytest.mark.spec("MSG-6")
+def test_msg_6_unknown_keys_beside_a_kind_are_ignored(conn, settings):
+    """A command and the `yield` and `stop` of a live ctx_echo, each with a key the
+    protocol does not know beside its own, are served as if it were not there:
+    the command answered, the yield echoed, the stop ending the context."""
+    cid = new_cid()
+    conn.send({"cmd": [SERVICE, "echo", {"value": 1}, list(conn.uid), cid], "x-extra": 1})
+    ctx = conn.open_context(SERVICE, "ctx_echo", first=None)
+    conn.send({"yield": "y", "cid": ctx.cid, "x-extra": [1]})
+    conn.send({"stop": True, "cid": ctx.cid, "x-extra": None})
+    try:
+        conn.expect(msgs.functype(cid, "asyncfunc"), timeout=settings.prompt, cid=cid)
+        conn.expect(msgs.ret(cid, 1), timeout=settings.prompt, cid=cid)
+        conn.expect(msgs.yield_(ctx.cid, "y"), timeout=settings.prompt, cid=ctx.cid)
+        _, _, final = ctx.finish()
+    except Violation as e:
+        should(False, f"a message with an unknown key was not served as without it: {e}")
         return
-    should(True, short(m))
+    should(msgs.ret(ctx.cid, 1)(final), f"the context ended with {short(final)}, not return 1")
 
 
 @pytest.mark.spec("CTX-8")
@@ -154,6 +173,19 @@ def test_ctx_8_unexpected_kinds_from_caller_change_nothing(conn):
     ctx.send_stop()
     _, _, final = ctx.finish()
     must(msgs.ret(ctx.cid, 1)(final), f"expected return 1; observed {short(final)}")
+
+
+@pytest.mark.spec("CID-10", "CID-9")
+def test_cid_10_live_cid_is_found_by_the_channel_uid_not_the_caller_uid(conn):
+    """A command reusing the cid of a live context of this channel, with a
+    caller_uid naming another actor, is still refused with MessagingError: the
+    context is named by the handshake's uid, never by the caller_uid (which
+    differs from it here, so that the two keys cannot coincide)."""
+    ctx = conn.open_context(SERVICE, "ctx_echo", first=None)
+    other = ("someone-else", new_cid())
+    conn.command(SERVICE, "echo", {"value": 1}, cid=ctx.cid, caller_uid=other)
+    conn.expect(msgs.error(ctx.cid, "MessagingError"), cid=ctx.cid, rid="CID-10")
+    conn.expect_quiet(ctx.cid, "nothing more after the MessagingError")
 
 
 @pytest.mark.spec("CID-10")

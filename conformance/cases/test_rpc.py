@@ -5,6 +5,7 @@ protocol.md sections 3 (MSG), 4 (CID-8), 5 (RPC) and 8 (ERR); the functions of
 test-service.md (SVC).  Every case runs on its own fresh connection.
 """
 import re
+import threading
 import time
 
 import pytest
@@ -12,8 +13,8 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.callee import Callee, ctx_call
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import must, should
-from scwire_conform.wire import SERVICE
+from scwire_conform.verdict import Violation, must, should
+from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
 ECHO_VALUE = {"a": [1, 2.5, "x", None, True]}   # the value of the recorded tractor echo
@@ -77,19 +78,39 @@ def test_rpc_3_unknown_function_attribute_error(conn, func):
     conn.expect_quiet(cid, "nothing after the refusal")
 
 
+# Every function of test-service.md section 3 with kwargs that fit, and what
+# each parameter takes: the mismatches below are made from them, so that every
+# parameter is tried missing and with each wrong type, and every function with
+# an unexpected key.
+SIGNATURES = {
+    "echo": {"value": "any"}, "raise_error": {"type_str": "str", "text": "str"},
+    "sleep": {"seconds": "number"}, "count": {"n": "int"}, "ctx_echo": {"first": "any"},
+    "ctx_no_stream": {"value": "any"}, "ctx_error_after_started": {"type_str": "str"},
+    "ctx_return": {"value": "any"}, "ctx_stream_out": {"n": "int"},
+    "ctx_slow_sink": {"delay": "number", "backpressure": "bool"},
+}
+FITTING = {"any": 1, "str": "ValueError", "number": 0.25, "int": 2, "bool": True}
+WRONG = {"str": [("int", 5), ("nil", None)],
+         "number": [("str", "0"), ("bool", True), ("nil", None)],
+         "int": [("str", "3"), ("float", 1.5), ("integral-float", 3.0), ("bool", True)],
+         "bool": [("int-1", 1), ("int-0", 0), ("str", "yes")]}
+
+
+def kwargs_mismatches():
+    out = []
+    for func, params in SIGNATURES.items():
+        good = {p: FITTING[t] for p, t in params.items()}
+        out.append(pytest.param(func, {**good, "extra": 2}, id=f"{func}-unexpected"))
+        for p, t in params.items():
+            out.append(pytest.param(func, {k: v for k, v in good.items() if k != p},
+                                    id=f"{func}-{p}-missing"))
+            for label, value in WRONG.get(t, []):
+                out.append(pytest.param(func, {**good, p: value}, id=f"{func}-{p}-{label}"))
+    return out
+
+
 @pytest.mark.spec("RPC-4", "RPC-1", "SVC-6", "ERR-3")
-@pytest.mark.parametrize("func,kwargs", [
-    ("echo", {}),
-    ("echo", {"value": 1, "extra": 2}),
-    ("raise_error", {"type_str": "ValueError"}),
-    ("count", {"n": "3"}),
-    ("count", {"n": 1.5}),
-    ("sleep", {"seconds": "0"}),
-    ("sleep", {"seconds": True}),
-    ("ctx_slow_sink", {"delay": 0.1, "backpressure": "yes"}),
-    ("ctx_echo", {}),
-], ids=["echo-missing", "echo-unexpected", "raise_error-missing", "count-str",
-        "count-float", "sleep-str", "sleep-bool", "ctx_slow_sink-str", "ctx_echo-missing"])
+@pytest.mark.parametrize("func,kwargs", kwargs_mismatches())
 def test_rpc_4_kwargs_mismatch_type_error(conn, func, kwargs):
     """A command whose kwargs do not fit the function (a missing or unexpected key,
     a value of the wrong type) is answered with exactly one `error` TypeError,
@@ -182,6 +203,37 @@ def test_svc_10_sleep_returns_nil_after_seconds(conn, settings):
         must(took >= seconds, f"sleep({seconds}) returned after only {took:.3f} s")
         must(took <= seconds + settings.prompt,
              f"sleep({seconds}) returned after {took:.3f} s, not promptly")
+
+
+@pytest.mark.spec("SVC-10")
+def test_svc_10_sleep_is_not_cut_short_by_other_traffic(conn, fresh_conn_factory):
+    """sleep(0.5) returns no earlier than 0.5 s after its command even while another
+    channel keeps the IUT busy with an echo every 10 ms: a timer must not fire
+    early because the IUT woke up for something else."""
+    other = fresh_conn_factory()
+    stop, problems = threading.Event(), []
+
+    def busy():
+        while not stop.is_set():
+            try:
+                other.call(SERVICE, "echo", value="busy")
+            except (Violation, Closed, Timeout) as e:
+                problems.append(str(e))
+                return
+            stop.wait(0.01)
+    t = threading.Thread(target=busy, name="busy", daemon=True)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        r = conn.call(SERVICE, "sleep", seconds=0.5)
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join(2.0)
+    must(not problems, f"the echoes beside the sleep failed: {problems[0] if problems else ''}")
+    must(r.kind == "return" and r.value is None, f"sleep(0.5) answered {short(r.final)}")
+    must(took >= 0.5, f"sleep(0.5) returned after only {took:.3f} s while another channel "
+                      f"kept the IUT busy")
 
 
 @pytest.mark.spec("SVC-11")

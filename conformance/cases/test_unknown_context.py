@@ -76,6 +76,19 @@ def test_cid_1_map_with_absent_cid_dropped(conn, cid):
     expect_nothing_back(conn)
 
 
+@pytest.mark.spec("CID-1", "CID-5")
+@pytest.mark.parametrize("cid", ["", None, False, 0, b""],
+                         ids=["empty-str", "nil", "false", "zero", "empty-bin"])
+def test_cid_1_command_beside_an_absent_cid_is_run(conn, cid):
+    """A map with a `cmd` and a `cid` key whose value is not present (empty, nil,
+    false, zero) is a command, not a routed message: it is run and answered on
+    its own cid."""
+    own = new_cid()
+    conn.send({"cmd": [SERVICE, "echo", {"value": "run"}, list(conn.uid), own], "cid": cid})
+    conn.expect(msgs.functype(own, "asyncfunc"), cid=own, rid="CID-1")
+    conn.expect(msgs.ret(own, "run"), cid=own, rid="CID-1")
+
+
 @pytest.mark.spec("CID-5", "CID-1")
 @pytest.mark.parametrize("target", ["unknown", "live-context"])
 def test_cid_5_map_with_cid_and_cmd_is_routed_not_run(conn, target):
