@@ -13,7 +13,7 @@ import struct
 import msgpack
 import pytest
 
-from scwire_conform import mpk, msgs, normalize
+from scwire_conform import iutlog, mpk, msgs, normalize
 from scwire_conform.bystander import CLOSED, DOWN, REJECTED, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid, same
@@ -324,15 +324,16 @@ def test_frame_5_lenprefix_bad_frame_body_closes(hostile, settings, kind):
         closed_quietly(h, c, f"a frame with {kind}")
 
 
-@pytest.mark.spec("FRAME-13", "SEC-1", "SEC-2")
+@pytest.mark.spec("FRAME-13", "SVC-30", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("cut", ["mid-message-close", "mid-message-reset", "mid-header-close",
                                  "mid-uid-close"])
 def test_frame_13_truncated_message_then_end(hostile, cut):
     """A connection that ends (FIN or RST) in the middle of a message (of a lenprefix
     header, or of the uid) is a normal channel end: a channel streaming echoes and
-    new connections are unaffected."""
-    with hostile(allowed=(SERVED,)) as h:
+    new connections are unaffected; the IUT logs that the connection's last
+    message was truncated (a record naming the connection)."""
+    with hostile(allowed=(SERVED,), rid="FRAME-13") as h:
         c = h.conn(handshake=not cut.startswith("mid-uid"))
         if cut.startswith("mid-uid"):
             data = c.codec.encode(["scwire-conform", new_cid()])
@@ -341,8 +342,11 @@ def test_frame_13_truncated_message_then_end(hostile, cut):
                                            list(c.uid), new_cid()]})
         n = 2 if cut.startswith("mid-header") else len(data) // 2
         c.send_raw(data[:n], note=f"first {n} of {len(data)} bytes")
+        names = iutlog.conn_names(c)
         (c.abort if cut.endswith("reset") else c.close)()
         h.dropped(c)
+        h.check(lambda: iutlog.must_log(h.iut, h.log_mark, names,
+                                        f"the truncated last message of {c.name}"))
 
 
 @pytest.mark.spec("FRAME-14")

@@ -288,6 +288,62 @@ def test_lim_7_huge_declared_sizes_refused_without_allocating(hostile, iut, sett
         h.check(memory)
 
 
+# Entries allowed beyond what a message can hold, so that the check of a header's
+# claim against the room left in the message is the one that fires.
+WIDE = ["--max-frame", str(MAX_FRAME), "--max-entries", "100000"]
+
+
+@pytest.mark.spec("LIM-7", "SEC-1", "SEC-2")
+@pytest.mark.may_kill
+@pytest.mark.parametrize("kind,claim", [("array", 70000), ("map", 40000)],
+                         ids=["array-70000", "map-40000-pairs"])
+def test_lim_7_claim_beyond_the_room_of_the_message(private_iut, hostile, settings, kind,
+                                                    claim):
+    """With 100000 entries allowed but messages of 65536 bytes, an array header
+    claiming 70000 entries (1 byte each at least) or a map header claiming 40000
+    pairs (2 bytes each at least: 80000, though 40000 entries would fit), followed
+    by 4 entries, makes the IUT close the connection from the header, without
+    waiting for entries that could never fit (msgpack; a lenprefix frame bounds
+    the claim by its body, which a short frame closes anyway)."""
+    if settings.codec != "msgpack":
+        pytest.skip("checks the msgpack codec, where the message limit bounds a claim; "
+                    "this run uses " + settings.codec)
+    with hostile(target=private_iut(*WIDE), allowed=(CLOSED,), rid="LIM-7") as h:
+        c = h.conn(probe=False, usable=HUNG)
+        head = (b"\xdd" if kind == "array" else b"\xdf") + struct.pack(">I", claim)
+        entries = b"\x01" * 4 if kind == "array" else b"\x01\xc0" * 4
+        body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), head + entries)]),
+                           c.uid, new_cid())
+        c.send_raw(body[:body.index(head) + len(head) + len(entries)],
+                   note=f"{kind} header claiming {claim}, then 4 entries")
+        wait_closed(c, settings)
+
+
+@pytest.mark.spec("LIM-19", "LIM-14", "SVC-13")
+def test_lim_19_a_reply_of_exactly_the_limit_is_sent(small, fresh_conn_factory):
+    """ctx_echo given a yield of exactly 65536 bytes, the message limit, sends its
+    echo, of the same size: a message at the limit is within it, on the way out as
+    on the way in."""
+    c = fresh_conn_factory(target=small)
+    ctx = c.open_context(SERVICE, "ctx_echo", first=None)
+
+    def body(n):
+        return mpk.map_([(mpk.obj("yield"), mpk.array([mpk.str_("y" * 900, 16)] * n
+                                                      + [mpk.str_("", 16)], 16)),
+                         (mpk.obj("cid"), mpk.obj(ctx.cid))])
+    n = (MAX_FRAME - len(body(0))) // 903
+    tail = MAX_FRAME - len(body(n))
+    value = ["y" * 900] * n + ["z" * tail]
+    raw = mpk.map_([(mpk.obj("yield"), mpk.array([mpk.str_(s, 16) for s in value], 16)),
+                    (mpk.obj("cid"), mpk.obj(ctx.cid))])
+    assert len(raw) == MAX_FRAME and tail <= MAX_STR
+    c.send_body(raw, note=f"a yield of {len(raw)} bytes")
+    m = c.expect(msgs.yield_(ctx.cid, value) | msgs.error(ctx.cid), cid=ctx.cid, rid="LIM-19",
+                 what=f"the echo of the {len(raw)}-byte yield")
+    must(msgs.kind(m) == "yield", f"the echo of a yield of exactly the limit was replaced by "
+                                  f"{short(m)}", rid="LIM-19")
+
+
 @pytest.mark.spec("LIM-8", "LIM-15")
 def test_lim_8_context_limit_too_many_contexts(private_iut, fresh_conn_factory):
     """With 256 live contexts per channel allowed, the 257th command is answered with
