@@ -191,6 +191,26 @@ def test_self_8_tasks_end_before_the_acknowledgement(private_iut, fresh_conn_fac
     must(not late, f"after `return true`: {', '.join(short(m) for m in late)}")
 
 
+@pytest.mark.spec("CAN-5", "CAN-3")
+@pytest.mark.no_chop("bulk: 2 MB of echoes left unread")
+def test_can_5_tasks_end_at_eof_though_output_is_left_unsent(fresh_conn_factory, settings):
+    """A channel that ends with its half-close (FIN) while 2 MB of its echoes are still
+    unsent (we do not read them) has its tasks cancelled at once, not when that
+    output is finally flushed or dropped: another channel of the same uid can
+    reuse the cid of its sleep_forever promptly."""
+    uuid = new_cid()
+    a = fresh_conn_factory(uuid=uuid)
+    cid = a.command(SERVICE, "sleep_forever")
+    a.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    a.send_many([{"cmd": [SERVICE, "echo", {"value": "u" * 65536}, list(a.uid), new_cid()]}
+                 for _ in range(32)])
+    b = fresh_conn_factory(uuid=uuid)
+    # We never read a: whatever of the echoes the IUT answered is unsent output.
+    a.shutdown_write()
+    took = wait_cid_free(b, cid, settings)
+    info(f"the task ended {took:.3f} s after the FIN, its channel's output still unread")
+
+
 @pytest.mark.spec("CAN-1", "CAN-2")
 def test_can_1_nil_ends_the_channel(conn, settings):
     """On nil the IUT stops reading the channel (a command written right after the nil

@@ -275,13 +275,14 @@ def callee(settings, case):
     c.close()
 
 
-@pytest.mark.spec("SVC-29", "HS-1", "HS-3")
+@pytest.mark.spec("SVC-29", "HS-1", "HS-3", "CAN-4")
 @pytest.mark.needs("ctx-call")
-def test_svc_29_ctx_call_returns_started_and_result(conn, callee):
+def test_svc_29_ctx_call_returns_started_and_result(conn, callee, settings):
     """ctx_call connects to the suite, sends its uid (the same as on our connection),
     sends one context command with the ns, func and kwargs given and its own uid
     as caller; once the context started and returned it answers
-    [started, "returned", value] (at the latest when its idle time of 0.5 s ends)."""
+    [started, "returned", value] (at the latest when its idle time of 0.5 s ends),
+    then ends the connection it opened, with nil first (CAN-4)."""
     cid, cmd = ctx_call(conn, callee, idle=0.5)
     must(list(callee.conn.peer_uid) == list(conn.peer_uid),
          f"the IUT's uid is {callee.conn.peer_uid!r} on the connection it opened and "
@@ -290,6 +291,11 @@ def test_svc_29_ctx_call_returns_started_and_result(conn, callee):
     callee.start({"s": [1]})
     callee.conn.send({"return": [2, "r"], "cid": callee.cid})
     conn.expect(msgs.ret(cid, [{"s": [1]}, "returned", [2, "r"]]), cid=cid)
+    how = callee.conn.closed_within(settings.prompt)
+    must(how is not None, "the IUT kept the connection of a finished ctx_call open",
+         rid="SVC-29")
+    should(None in callee.conn.drained, f"CAN-4: the IUT closed the connection it opened "
+                                        f"without nil first ({how})", rid="CAN-4")
 
 
 @pytest.mark.spec("CTX-7", "SVC-29")

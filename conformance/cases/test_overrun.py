@@ -4,12 +4,13 @@
 The IUT's per-context buffer is assumed to hold 64 messages (the profile's
 default, LIM-11): the session IUT is started without --msg-buffer-size.
 """
+import threading
 import time
 
 import pytest
 
 from scwire_conform import msgs
-from scwire_conform.verdict import info, must, observe, should
+from scwire_conform.verdict import Violation, info, must, observe, should
 from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
@@ -185,6 +186,46 @@ def test_ovr_2_slow_sink_without_backpressure_overruns(conn, settings):
         pass
     r = conn.result(ccid)
     must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+
+
+@pytest.mark.spec("SVC-13", "OVR-6")
+@pytest.mark.no_chop("bulk: 25 MB of yields")
+def test_svc_13_ctx_echo_holds_its_stream_with_backpressure(conn, settings):
+    """ctx_echo fed 400 yields of 64 KiB while nobody reads its echoes: its output
+    fills, its task waits for room, and the yields arriving meanwhile must wait
+    too (backpressure, SVC-13), never be answered with StreamOverrun; once we
+    read, every yield comes back, in order."""
+    n, value = 400, "e" * 65536
+    ctx = conn.open_context(SERVICE, "ctx_echo", first=None)
+    one = conn.codec.encode({"yield": value, "cid": ctx.cid})
+    data = one * n
+    # Until the IUT stops reading: its output is then full and the context's
+    # task waits for room, the case this checks.
+    sent = conn.send_while_accepted(data, idle=1.0)
+    got, problems = [], []
+
+    def read():
+        try:
+            while len(got) < n:
+                m = conn.recv_for(ctx.cid, timeout=settings.timeout)
+                if msgs.kind(m) != "yield":
+                    problems.append(short(m))
+                    return
+                got.append(m)
+        except (Violation, Closed, Timeout) as e:
+            problems.append(str(e))
+    reader = threading.Thread(target=read, name="echo-reader", daemon=True)
+    reader.start()
+    if sent < len(data):
+        conn.send_raw(data[sent:], note=f"the other {len(data) - sent} bytes of the yields")
+    reader.join(settings.timeout + 10)
+    must(not problems, f"expected only echoes; observed {problems[0] if problems else ''} "
+                       f"after {len(got)} of {n} echoes ({sent} bytes taken before the IUT "
+                       f"paused)", rid="SVC-13")
+    must(len(got) == n, f"{len(got)} of {n} echoes came back", rid="OVR-6")
+    ctx.send_stop()
+    _, _, final = ctx.finish()
+    must(msgs.ret(ctx.cid, n)(final), f"expected return {n}; observed {short(final)}")
 
 
 @pytest.mark.spec("OVR-7")

@@ -124,6 +124,30 @@ def test_reg_2_bad_registration_type_error(reg, fresh_conn_factory, kwargs):
     must(msgs.same(before, after), f"the registry changed: {short(before)} -> {short(after)}")
 
 
+@pytest.mark.spec("SELF-3", "RPC-4")
+@pytest.mark.parametrize("func,kwargs", [
+    ("find_actor", {}), ("find_actor", {"name": 5}), ("find_actor", {"name": "x", "extra": 1}),
+    ("wait_for_actor", {}), ("wait_for_actor", {"name": ["x"]}),
+    ("unregister_actor", {}), ("unregister_actor", {"uid": "ab"}),
+    ("get_registry", {"extra": 1}),
+], ids=["find_actor-missing", "find_actor-int", "find_actor-extra", "wait_for_actor-missing",
+        "wait_for_actor-array", "unregister_actor-missing", "unregister_actor-str",
+        "get_registry-extra"])
+def test_self_3_registry_methods_refuse_kwargs_that_do_not_fit(reg, fresh_conn_factory, func,
+                                                               kwargs):
+    """Each registry method given kwargs that do not fit it (missing, of the wrong type,
+    or unexpected) answers with one `error` TypeError and no functype, as RPC-4 says,
+    and the registry is unchanged."""
+    c = fresh_conn_factory(target=reg)
+    before = served(c, "get_registry")
+    r = c.call("self", func, kwargs)
+    must(r.functype is None and r.type_str == "TypeError",
+         f"self.{func}({short(kwargs)}) answered functype={r.functype} {short(r.final)}",
+         rid="SELF-3")
+    after = served(c, "get_registry")
+    must(msgs.same(before, after), f"the registry changed: {short(before)} -> {short(after)}")
+
+
 @pytest.mark.spec("REG-14", "REG-2")
 @pytest.mark.parametrize("port", [-1, 65536, 2**32, 2**63], ids=["minus-1", "65536", "2e32",
                                                                 "2e63"])

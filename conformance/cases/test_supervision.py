@@ -331,6 +331,59 @@ def test_sup_9_a_child_that_ignores_cancel_is_terminated_then_killed(
     no_process_left(iut, [name])
 
 
+@pytest.mark.spec("SUP-9", "SVC-23", "SVC-24")
+def test_sup_9_a_stopped_child_is_killed(parent, settings):
+    """A child stopped with SIGSTOP (spawn_kill) cannot answer self.cancel, nor act on
+    its channel's end or SIGTERM: only SIGKILL ends it.  spawn_cancel returns false
+    once it is gone, and no process is left."""
+    iut, c = parent()
+    name = unique("z")
+    start_child(c, name)
+    pid = wait_running(c, [name], settings.prompt)[0][2]
+    r = c.call(SVC, "spawn_kill", {"name": name, "signal": int(signal.SIGSTOP)})
+    must(r.kind == "return" and r.value == 1, f"spawn_kill(SIGSTOP) answered {short(r.final)}")
+    r = c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    must(r.kind == "return" and r.value is False,
+         f"spawn_cancel of a stopped child answered {short(r.final)}, not false")
+    must(pid not in process_table(), f"the stopped child (pid {pid}) still exists: it was "
+                                     f"never sent SIGKILL")
+    no_process_left(iut, [name])
+
+
+@pytest.mark.spec("SUP-13", "SVC-20", "SELF-4")
+def test_sup_13_a_cancelled_run_in_child_ends_its_child(parent, settings):
+    """run_in_child of sleep_forever cancelled with _cancel_task cancels its child:
+    the call sends nothing more, and the child's process is gone and reaped."""
+    iut, c = parent()
+    name = unique("w")
+    cid = c.command(SVC, "run_in_child", {"name": name, "ns": SVC, "func": "sleep_forever",
+                                          "kwargs": {}})
+    c.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    wait_running(c, [name], settings.prompt)
+    r = c.call("self", "_cancel_task", {"cid": cid}, timeout=long_wait(settings))
+    must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
+    c.expect_quiet(cid, "nothing more on the cancelled call")
+    no_process_left(iut, [name], timeout=long_wait(settings))
+
+
+@pytest.mark.spec("SVC-24")
+@pytest.mark.parametrize("signo", [0, 65, -1], ids=["0", "65", "minus-1"])
+def test_svc_24_signals_outside_1_to_64_refused(parent, signo):
+    """spawn_kill with a signal outside 1 to 64 fails with ValueError and signals
+    nothing: the child still runs."""
+    iut, c = parent()
+    name = unique("k")
+    start_child(c, name)
+    r = c.call(SVC, "spawn_kill", {"name": name, "signal": signo})
+    must(r.kind == "error" and r.type_str == "ValueError",
+         f"spawn_kill with signal {signo} answered {short(r.final)}, not ValueError")
+    rows = children(c)
+    must(any(x[0] == name and x[3] == "running" for x in rows),
+         f"the child is no longer running after a refused spawn_kill: {short(rows)}")
+    r = c.call(SVC, "spawn_cancel", {"name": name})
+    must(r.kind == "return", f"spawn_cancel answered {short(r.final)}")
+
+
 @pytest.mark.spec("SUP-10", "SVC-28")
 def test_sup_10_actor_level_error_is_the_childs_failure(parent, settings):
     """A child that sends its parent an actor-level error (spawn_crash) has failed:
