@@ -231,7 +231,8 @@ install-conformance:
 	install -m 0644 conformance/scwire_conform/*.py $(CONFORM_DEST)/conformance/scwire_conform/
 	install -m 0644 conformance/cases/*.py $(CONFORM_DEST)/conformance/cases/
 	install -m 0644 conformance/iut/tractor/*.py $(CONFORM_DEST)/conformance/iut/tractor/
-	chmod 0755 $(CONFORM_DEST)/conformance/iut/tractor/run.py
+	install -m 0755 conformance/iut/tractor/child-shim $(CONFORM_DEST)/conformance/iut/tractor/
+	chmod 0755 $(CONFORM_DEST)/conformance/iut/tractor/run.py $(CONFORM_DEST)/conformance/iut/tractor/child.py
 	install -m 0644 spec/*.md spec/pending.txt $(CONFORM_DEST)/spec/
 	install -d $(VECTORS_DEST)/profile $(VECTORS_DEST)/logs/profile
 	install -m 0644 $(VECTORS)/*.jsonl $(VECTORS)/README.md $(VECTORS_DEST)/
