@@ -121,13 +121,17 @@ def test_lim_2_one_byte_over_the_limit_closes(small, hostile, settings):
 @pytest.mark.parametrize("size", [MAX_FRAME + 1, 2 ** 32 - 1], ids=["limit+1", "4GiB"])
 def test_lim_3_oversized_lenprefix_header_closes_at_once(settings, private_iut, hostile, size):
     """With lenprefix, a header announcing more than the message limit makes the IUT
-    close the connection without waiting for the body."""
+    close the connection without waiting for the body, and without allocating for
+    it (its peak memory does not jump)."""
     if settings.codec != "lenprefix":
         pytest.skip("checks the lenprefix codec; this run uses " + settings.codec)
-    with hostile(target=private_iut(*SMALL), allowed=(CLOSED,), limit_value=MAX_FRAME) as h:
+    iut = private_iut(*SMALL)
+    before = iut.memory_peak_kb()
+    with hostile(target=iut, allowed=(CLOSED,), limit_value=MAX_FRAME) as h:
         c = h.conn(probe=False, usable=HUNG)
         c.send_raw(HEADER.pack(size) + b"\x81", note=f"header announcing {size} bytes")
         wait_closed(c, settings)
+        h.check(lambda: peak_did_not_jump(h, iut, before))
 
 
 @pytest.mark.spec("LIM-4", "LIM-14", "SEC-1", "SEC-2")
@@ -148,6 +152,24 @@ def test_lim_4_too_deep_closes_and_the_limit_itself_is_served(small, hostile, se
         bad.send_body(mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), nested(14))]),
                                   bad.uid, new_cid()), note="17 levels")
         wait_closed(bad, settings)
+
+
+@pytest.mark.spec("LIM-4", "SEC-1", "SEC-2")
+@pytest.mark.may_kill
+def test_lim_4_too_deep_is_refused_before_the_message_ends(small, hostile, settings):
+    """With a depth limit of 16, the first bytes of a command whose value opens a 17th
+    level, and no more, make the IUT close the connection: the depth is checked
+    while decoding, not once the message is whole (msgpack; a lenprefix frame is
+    whole by construction)."""
+    if settings.codec != "msgpack":
+        pytest.skip("checks the msgpack codec; this run uses " + settings.codec)
+    with hostile(target=small, allowed=(CLOSED,), limit_value=MAX_DEPTH) as h:
+        c = h.conn(probe=False, usable=HUNG)
+        deep = b"\x92" * 14          # levels 4-17: two items each, only the first begun
+        body = mpk.command(SERVICE, "echo", mpk.map_([(mpk.obj("value"), deep)]), c.uid,
+                           new_cid())
+        c.send_raw(body[:body.index(deep) + len(deep)], note="a value opening level 17, cut")
+        wait_closed(c, settings)
 
 
 @pytest.mark.spec("LIM-4", "SEC-1", "SEC-2")
@@ -264,6 +286,18 @@ def many_entries(c, settings, kind):
     wait_closed(c, settings)
 
 
+def peak_did_not_jump(h, iut, before):
+    """The IUT's peak virtual memory grew by less than 256 MiB: it allocated nothing
+    for a size it was only announced (unless its memory cannot be read)."""
+    after = iut.memory_peak_kb() if iut.managed else None
+    if before is None or after is None:
+        h.note("peak virtual memory not checked: it cannot be read")
+        return
+    must(after - before < 256 * 1024,
+         f"the IUT's peak virtual memory grew by {(after - before) // 1024} MiB")
+    h.note(f"peak virtual memory {before} kB before, {after} kB after")
+
+
 @pytest.mark.spec("LIM-7", "SEC-1", "SEC-2")
 @pytest.mark.may_kill
 @pytest.mark.parametrize("head", ["df0fffffff", "ddffffffff", "dbffffffff"],
@@ -279,13 +313,7 @@ def test_lim_7_huge_declared_sizes_refused_without_allocating(hostile, iut, sett
         c.send_raw(c.codec.frame(body), note=f"header {head} and 4 bytes")
         wait_closed(c, settings)
 
-        def memory():
-            after = iut.memory_peak_kb() if iut.managed else None
-            if before is not None and after is not None:
-                must(after - before < 256 * 1024,
-                     f"the IUT's peak virtual memory grew by {(after - before) // 1024} MiB")
-                h.note(f"peak virtual memory {before} kB before, {after} kB after")
-        h.check(memory)
+        h.check(lambda: peak_did_not_jump(h, iut, before))
 
 
 # Entries allowed beyond what a message can hold, so that the check of a header's
