@@ -3,7 +3,8 @@
 
 Without tractor (as in CI) the recorder must say SKIP, exit 0 and write
 nothing; usage errors exit 2; --list names every committed trace, and one
-profile scenario per row of spec/profiles.md.  Where tractor 0.1.0a4 is
+profile scenario per row of spec/profiles.md; the committed supervision
+recordings show what their rows say.  Where tractor 0.1.0a4 is
 importable ($SCWIRE_TRACTOR_PYTHONPATH, see the recorder's --help) two quick
 scenarios and one profile scenario are recorded and checked against the
 committed recording; elsewhere that test is skipped and says why.  Every
@@ -107,6 +108,81 @@ def test_list_names_a_profile_scenario_per_row_of_the_profiles_table(tmp_path):
                if rec_set == "profile"}
     assert profile == rows
     assert committed_traces("profile") == set(rows)
+
+
+# --- the committed supervision recordings (no tractor needed) ---------------------------------
+
+def committed_messages(name):
+    """(conn, dir, msg) of every message of a committed profile recording, and its
+    events as (conn, event, dir)."""
+    entries = read_trace(os.path.join(COMMITTED, "profile", f"{name}.jsonl"))
+    msgs = [(e["conn"], e["dir"], e["msg"]) for e in entries if "event" not in e]
+    events = [(e["conn"], e["event"], e.get("dir")) for e in entries if "event" in e]
+    return msgs, events
+
+
+def committed_log(name, role):
+    with open(os.path.join(COMMITTED, "logs", "profile", f"{name}.{role}.log"),
+              encoding="utf-8") as fh:
+        return fh.read()
+
+
+def from_child(msgs, conn="c1"):
+    """What the child sent on its parent channel after its uid."""
+    return [m for c, d, m in msgs if c == conn and d == "c2s"][1:]
+
+
+def test_sup_5_recording_shows_an_actor_level_assertion_error_and_exit_1():
+    msgs, _ = committed_messages("sup_5_nil_registry")
+    init = [m for c, d, m in msgs if d == "s2c" and isinstance(m, dict) and "_arb_addr" in m]
+    assert len(init) == 1 and init[0]["_arb_addr"] is None
+    sent = from_child(msgs)
+    assert len(sent) == 1 and set(sent[0]) == {"error"}, sent
+    assert sent[0]["error"]["type_str"] == "AssertionError"
+    assert "[recorder] child exited by itself: True; exit code 1" in \
+        committed_log("sup_5_nil_registry", "child")
+
+
+def test_sup_6_recording_shows_an_exit_1_without_an_error():
+    msgs, _ = committed_messages("sup_6_bad_runtime_vars")
+    init = [m for c, d, m in msgs if d == "s2c" and isinstance(m, dict) and "_arb_addr" in m]
+    assert len(init) == 1 and init[0]["_runtime_vars"] == []
+    assert from_child(msgs) == []
+    assert "[recorder] child exited by itself: True; exit code 1" in \
+        committed_log("sup_6_bad_runtime_vars", "child")
+
+
+def test_sup_9_recording_shows_two_cancels_then_sigkill_only():
+    msgs, _ = committed_messages("sup_9_stubborn_child")
+    maps = [(c, d, m) for c, d, m in msgs if isinstance(m, dict)]
+    # The child's parent channel: the one the init map goes over.
+    chan = next(c for c, d, m in maps if "_arb_addr" in m)
+    cancels = {m["cmd"][4] for c, d, m in maps if c == chan and d == "s2c" and "cmd" in m
+               and m["cmd"][:2] == ["self", "cancel"]}
+    assert len(cancels) == 2
+    answered = [m for c, d, m in maps if c == chan and d == "c2s" and m.get("cid") in cancels]
+    assert all("return" not in m for m in answered), answered
+    cid = next(m["cmd"][4] for c, d, m in maps if "cmd" in m and m["cmd"][1] == "spawn_cancel")
+    assert [m for c, d, m in maps if m.get("cid") == cid and "functype" not in m] == \
+        [{"return": False, "cid": cid}]
+    log = committed_log("sup_9_stubborn_child", "child-signals")
+    assert "killed by SIGKILL" in log and "--- SIG" not in log
+    assert "got SIGKILL;" in log and "SIGTERM: never" in log
+
+
+def test_sup_12_recording_shows_a_child_serving_after_its_parent_channel_ended():
+    name = "sup_12_parent_channel_ends"
+    entries = read_trace(os.path.join(COMMITTED, "profile", f"{name}.jsonl"))
+    ended = next(i for i, e in enumerate(entries)
+                 if e["conn"] == "c1" and e.get("event") == "eof" and e.get("dir") == "s2c")
+    later = [e["msg"] for e in entries[ended:] if e["conn"] != "c1" and "event" not in e
+             and isinstance(e["msg"], dict)]
+    echo = next(m["cmd"][4] for m in later if "cmd" in m and m["cmd"][1] == "echo")
+    assert {"return": 1, "cid": echo} in later, later
+    # The child's side of c1 ends only when the recorder stops it.
+    assert [e.get("event") for e in entries if e["conn"] == "c1"][-2:] == ["eof", "close"]
+    assert "still running 5.0 s after its parent channel ended: True" in \
+        committed_log(name, "child")
 
 
 # --- scrubbing (no tractor needed) ---------------------------------------------------------

@@ -2,6 +2,9 @@
 """The raw conversations of the profile recordings, one per row of spec/profiles.md.
 
     profileclient.py SCENARIO HOST PORT [--callee-port PORT --callee-via PORT]
+    profileclient.py SCENARIO HOST PORT --registry-port PORT --registry-via PORT
+                                        --child-port PORT --child-via PORT
+    profileclient.py SCENARIO HOST PORT --go-file PATH
 
 Each shows where tractor 0.1.0a4, served by the suite's adapter
 (conformance/iut/tractor/run.py, namespace `scwire_service`), differs from
@@ -13,13 +16,32 @@ ctx_7_unread_error also plays the callee: it listens on --callee-port and
 has the adapter's `ctx_call` connect to --callee-via, the recorder's second
 tap, which forwards there; it watches the call until ctx_call reads the
 context at the end of its `idle` and fails with the error kept since.
+
+The sup_5, sup_6 and sup_12 scenarios play the parent of a tractor child
+(conformance/iut/tractor/child.py, which the recorder starts once this
+prints that it listens): they listen on PORT for the child's connection
+(the recorder's tap forwards it there), handshake with
+`["rawparent", "<uuid4>"]`, send the init map of spec/test-service.md 5.2
+and `spawn_info`, and watch.  A stand-in registry listens on --registry-port
+and answers `self.register_actor` and `self.unregister_actor` (the init
+map's `_arb_addr` is --registry-via, a tap in front of it); the child's
+listener is --child-port (the init map's `bind_port`), reached through
+--child-via.
+
+sup_9_stubborn_child is a client of the adapter as a parent: spawn_start,
+then, once the recorder has created --go-file (it captures the child's port
+and traces the child's signals meanwhile), spawn_stubborn on the child
+directly, and spawn_cancel on the parent.
 """
 import argparse
+import os
 import socket
+import threading
 import time
 import uuid
 
-from rawclient import CONNECT_TIMEOUT, QUIET, UID, Conn, converse, pack, say, scenario
+from rawclient import (CONNECT_TIMEOUT, NIL, QUIET, UID, Conn, connect, converse, pack, say,
+                       scenario)
 
 NS = "scwire_service"
 # How long a step watches for what comes unasked: replies take milliseconds
@@ -40,7 +62,29 @@ CALLEE_ERROR = {"tb_str": "Traceback (most recent call last):\nKeyError: 'gone'\
 TIMESTAMP96_LIST = bytes.fromhex("91" "c70cff" "00000005" "000000006553f100")
 END = ("return", "error")
 
+# The parent of the child scenarios, and the stand-in registry they register with.
+PARENT_UID = ["rawparent", str(uuid.uuid4())]
+REGISTRY_UID = ["rawregistry", str(uuid.uuid4())]
+# The module file the init map names for the namespace, as a tractor parent
+# names it (the child imports it by name; `<app>/` once scrubbed).
+SERVICE_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))), "conformance", "iut", "tractor",
+    "scwire_service.py")
+# A child takes seconds to start (its interpreter imports tractor): how long
+# the parent waits for its connection, and for its answers once it serves.
+CHILD_START = 30
+# How long a child that fails on its init map is watched: it exits within a
+# second or two.
+CHILD_EXIT_WATCH = 10
+# How long after its parent channel ended a child is looked at again.
+ORPHAN_WAIT = 3.0
+STUBBORN = "stubborn"
+# spawn_cancel of a stubborn child: tractor's 0.5 s acknowledgement wait,
+# twice, and 3 s before the kill, with room to spare.
+CANCEL_WAIT = 20
+
 PROFILES = {}
+AS_PARENT = {}      # the scenarios that play a child's parent: fn(args)
 
 
 def profile(name, uid=UID):
@@ -224,14 +268,197 @@ def cancel_task_int(conn, args):
     ask(conn, "_cancel_task(cid=5)", cmd("self", "_cancel_task", {"cid": 5}))
 
 
+# --- the child role: the raw client is the parent of a tractor child -------------
+
+def as_parent(name):
+    def register(fn):
+        AS_PARENT[name] = fn
+        return fn
+    return register
+
+
+def init_map(args, **over):
+    """The init map of spec/test-service.md 5.2, with the recorder's ports: the
+    registry's tap, the child's listener, this parent's listener as the root's."""
+    m = {"_parent_main_data": {}, "enable_modules": {NS: SERVICE_FILE},
+         "_arb_addr": [args.host, args.registry_via], "bind_host": args.host,
+         "bind_port": args.child_port,
+         "_runtime_vars": {"_debug_mode": False, "_is_root": False,
+                           "_root_mailbox": [args.host, args.port]}}
+    m.update(over)
+    return m
+
+
+def serve_registry(server):
+    """A stand-in registry: every connection handshaken, its register_actor and
+    unregister_actor answered with `functype` and `return nil`; at its end (nil
+    or EOF), a nil back and a close, as tractor's registry does."""
+    while True:
+        try:
+            sock = server.accept()[0]
+        except OSError:
+            return                  # the listener was shut down: the scenario is over
+        conn = Conn(sock)
+        try:
+            say("registry: a connection")
+            conn.handshake(REGISTRY_UID)
+            while True:
+                got = conn.replies(until=lambda m: True, quiet=CHILD_START)
+                msg = got[-1]
+                if msg in ("EOF", "TIMEOUT") or msg is None:
+                    say(f"registry: {msg if msg is not None else 'nil'}: nil back, close")
+                    if msg != "TIMEOUT":
+                        conn.send(NIL)
+                    break
+                if isinstance(msg, dict) and "cmd" in msg:
+                    ns, func, kwargs, _, cid = msg["cmd"]
+                    conn.send(pack({"functype": "asyncfunc", "cid": cid})
+                              + pack({"return": None, "cid": cid}))
+                    say(f"registry: {ns}.{func}({kwargs}) -> return nil")
+                else:
+                    say(f"registry: ignored {msg}")
+        except OSError as e:
+            say(f"registry: {e}")
+        finally:
+            conn.close()
+
+
+def child_role(fn):
+    """Run `fn(chan, args)` as the parent of the child the recorder starts: the
+    registry stand-in serving, a listener for the child's connection (the
+    recorder starts the child once this says it listens), the handshake."""
+    def run(args):
+        registry = socket.create_server((args.host, args.registry_port))
+        threading.Thread(target=serve_registry, args=(registry,), daemon=True).start()
+        try:
+            with socket.create_server((args.host, args.port)) as server:
+                server.settimeout(CHILD_START)
+                say(f"listening as the parent on {args.host}:{args.port}")
+                chan = Conn(server.accept()[0])
+            try:
+                chan.handshake(PARENT_UID)
+                fn(chan, args)
+            finally:
+                chan.close()
+        finally:
+            # shutdown wakes the accept of serve_registry (close alone does not).
+            try:
+                registry.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            registry.close()
+        say("done")
+    return run
+
+
+def send_init_map(chan, label, m):
+    """The init map and, right behind it, spawn_info (a parent's first command);
+    the cid of spawn_info."""
+    call = cmd(NS, "spawn_info", {}, caller=PARENT_UID)
+    chan.send(pack(m) + pack(call))
+    say(f"sent the init map ({label}) and spawn_info")
+    return cid_of(call)
+
+
+def init_map_refused(chan, label, m):
+    send_init_map(chan, label, m)
+    # The child's answer, if any, and its end: it exits within a second or two.
+    say(f"what the child sent then -> {chan.during(CHILD_EXIT_WATCH)}")
+
+
+@as_parent("sup_5_nil_registry")
+@child_role
+def nil_registry(chan, args):
+    init_map_refused(chan, "_arb_addr nil", init_map(args, _arb_addr=None))
+
+
+@as_parent("sup_6_bad_runtime_vars")
+@child_role
+def bad_runtime_vars(chan, args):
+    init_map_refused(chan, "_runtime_vars []", init_map(args, _runtime_vars=[]))
+
+
+@as_parent("sup_12_parent_channel_ends")
+@child_role
+def parent_channel_ends(chan, args):
+    cid = send_init_map(chan, "a good one", init_map(args))
+    # It registers (the stand-in says so), then answers.
+    say(f"spawn_info -> {replies_to(chan, cid, END, quiet=CHILD_START)}")
+    chan.sock.shutdown(socket.SHUT_WR)
+    ended = time.monotonic()
+    say(f"parent channel ended (FIN) -> {chan.during(WINDOW)}")
+    chan.close()
+    time.sleep(max(0.0, ORPHAN_WAIT - (time.monotonic() - ended)))
+    # The child's own listener, through the recorder's tap.
+    child = connect(args.host, args.child_via)
+    try:
+        child.handshake(UID)
+        ask(child, f"{time.monotonic() - ended:.1f} s after the parent channel ended: "
+                   "echo(value=1) on the child's listener", cmd(NS, "echo", {"value": 1}))
+    finally:
+        child.close()
+
+
+# --- the parent role: the adapter spawns a child that ignores its cancel ---------
+
+def wait_for_file(path, timeout):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"RAW: {path} did not appear within {timeout} s")
+        time.sleep(0.05)
+
+
+@profile("sup_9_stubborn_child")
+def stubborn_child(conn, args):
+    call = cmd(NS, "spawn_start", {"name": STUBBORN})
+    conn.send(pack(call))
+    got = replies_to(conn, cid_of(call), END, quiet=CHILD_START)
+    say(f"spawn_start(name={STUBBORN}) -> {got}")
+    host, port = got[-1]["return"]
+    # The recorder captures this port and traces the child's signals, then
+    # creates the file.
+    say(f"child listens at {host}:{port}")
+    wait_for_file(args.go_file, CHILD_START)
+    child = connect(host, port)
+    try:
+        child.handshake(UID)
+        ask(child, "spawn_stubborn(ignore_sigterm=true) on the child",
+            cmd(NS, "spawn_stubborn", {"ignore_sigterm": True}), ends=("functype",))
+        call = cmd(NS, "spawn_cancel", {"name": STUBBORN})
+        say(f"spawn_cancel sent at {time.time():.6f} (epoch)")
+        started = time.monotonic()
+        conn.send(pack(call))
+        got = replies_to(conn, cid_of(call), END, quiet=CANCEL_WAIT)
+        say(f"spawn_cancel({STUBBORN}) -> {got} after {time.monotonic() - started:.2f} s")
+        say(f"the child connection then -> {child.replies()}")
+    finally:
+        child.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("scenario", choices=sorted(PROFILES))
+    ap.add_argument("scenario", choices=sorted(set(PROFILES) | set(AS_PARENT)))
     ap.add_argument("host")
-    ap.add_argument("port", type=int)
+    ap.add_argument("port", type=int, help="the adapter's port; where the parent of a "
+                                           "child scenario listens")
     ap.add_argument("--callee-port", type=int, help="where ctx_7 listens as the callee")
     ap.add_argument("--callee-via", type=int, help="the port ctx_7 gives ctx_call")
+    ap.add_argument("--registry-port", type=int, help="where the stand-in registry listens")
+    ap.add_argument("--registry-via", type=int, help="the init map's registry port")
+    ap.add_argument("--child-port", type=int, help="the init map's bind_port")
+    ap.add_argument("--child-via", type=int, help="where the child's listener is reached")
+    ap.add_argument("--go-file", help="sup_9: goes on once this file exists")
     args = ap.parse_args()
+    if args.scenario in AS_PARENT:
+        missing = [o for o in ("registry_port", "registry_via", "child_port", "child_via")
+                   if getattr(args, o) is None]
+        if missing:
+            ap.error(f"{args.scenario} needs --{', --'.join(m.replace('_', '-') for m in missing)}")
+        AS_PARENT[args.scenario](args)
+        return
+    if args.scenario == "sup_9_stubborn_child" and not args.go_file:
+        ap.error("sup_9_stubborn_child needs --go-file")
     fn, uid = PROFILES[args.scenario]
     converse(args.host, args.port, uid, lambda conn: fn(conn, args))
 

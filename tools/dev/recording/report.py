@@ -76,6 +76,12 @@ row of `spec/profiles.md`, are recorded otherwise: the suite's tractor adapter
 `ctx_7_unread_error` the client is also the callee of the adapter's `ctx_call`,
 reached through a second `scwire-tap`: `c1` is the client's connection to the
 adapter, `c2` the adapter's to the callee, the two taps' lines merged by time.
+The supervision rows (`sup_*`) have tractor as a child or a parent instead: in
+`sup_5`, `sup_6` and `sup_12` the recorder starts the adapter's `child.py` and the
+client plays its parent (and a stand-in registry), with a tap in front of the
+client's parent listener, of its registry and of the child's listener, merged by
+time; `sup_9` is recorded from `dumpcap` captures of the adapter's port and of
+its child's, merged by packet time, the child's signals traced with `strace`.
 
 ## Versions
 
@@ -108,8 +114,10 @@ CAUSES = """
 
 Side logs in `logs/`: `<file>.server.log` (the daemon, or the adapter for
 `profile/<file>`), `<file>.client.log` or `<file>.parent.log`,
-`i_registry.svcd.log`.  `logs/b_direct_no_proxy.*` of the committed set (a
-capture of two bare probes made by hand) is not made here.
+`i_registry.svcd.log`; `profile/<file>.child.log` (the child of the `sup_*`
+child scenarios) and `profile/sup_9_stubborn_child.child-signals.log`.
+`logs/b_direct_no_proxy.*` of the committed set (a capture of two bare probes
+made by hand) is not made here.
 """
 
 

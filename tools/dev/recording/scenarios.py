@@ -14,7 +14,10 @@ up, following conformance/vectors/tractor-0.1.0a4/README.md:
 - `profile`: profileclient.py against the suite's tractor adapter
   (conformance/iut/tractor/run.py) instead of the daemon: one scenario per
   row of spec/profiles.md, written under profile/, its side logs under
-  logs/profile/.
+  logs/profile/.  Its `role` says what tractor plays: `server` (the adapter
+  serving the client through a tap), `child` (the adapter's child.py, whose
+  parent the client plays, behind taps) or `parent` (the adapter spawning a
+  child, recorded from packet captures of its port and of the child's).
 """
 from dataclasses import dataclass
 
@@ -29,6 +32,7 @@ class Scenario:
     daemon_exits: bool = False  # the daemon is expected to crash by itself
     side_daemons: tuple = ()   # further daemons registered with the first one
     callee: bool = False       # profile: the client also plays a callee of the adapter
+    role: str = "server"       # profile: what tractor plays (server, child or parent)
 
     @property
     def proxied(self):
@@ -122,6 +126,18 @@ SCENARIOS = (
     _profile("SEC-5", "sec_5_no_kind_key", "{foo: 1} with the cid of ctx_echo"),
     _profile("SELF-2", "self_2_not_async", "self.__init__ and self._from_parent"),
     _profile("SELF-3", "self_3_cancel_task_int", "_cancel_task(cid=5)"),
+    # The supervision rows: tractor as a child (role child: child.py, the raw
+    # client its parent; daemon_exits: the child is expected to exit by
+    # itself) and as a parent (role parent: run.py spawning a child that
+    # ignores self.cancel).
+    _profile("SUP-5", "sup_5_nil_registry", "child: an init map with _arb_addr nil",
+             role="child", daemon_exits=True),
+    _profile("SUP-6", "sup_6_bad_runtime_vars", "child: an init map with _runtime_vars []",
+             role="child", daemon_exits=True),
+    _profile("SUP-9", "sup_9_stubborn_child", "parent: spawn_cancel of a stubborn child",
+             role="parent"),
+    _profile("SUP-12", "sup_12_parent_channel_ends",
+             "child: registered and serving, then its parent channel ends", role="child"),
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}
