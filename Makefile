@@ -35,7 +35,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors install install-conformance clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors interop install install-conformance clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -50,6 +50,7 @@ help:
 	@echo "make bench         benchmarks: a table, and results in $(BUILD)/bench/results/"
 	@echo "make bench-publish copy the latest bench results to tools/bench/results/ (tracked)"
 	@echo "make record-vectors  record the tractor traces again from a local tractor (SCWIRE_TRACTOR_PYTHONPATH)"
+	@echo "make interop       the interop matrix (scwire-ref, tractor, --impl) and the differential replay"
 	@echo "make soak          load, chaos, leak and SIGTERM scenarios for SOAK_SECONDS (300)"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
@@ -112,7 +113,8 @@ spec-check:
 tools-test: $(DAEMON) $(TAP)
 	$(PYTEST) tools/tests
 
-conformance-selftest:
+# The self-tests run the runtime and the tap (interop, install, caps).
+conformance-selftest: $(DAEMON) $(TAP)
 	$(PYTEST) conformance/selftest
 
 # The suite against the reference runtime, once per codec.
@@ -198,6 +200,13 @@ NETFUZZ_ARGS    ?=
 .PHONY: netfuzz
 netfuzz: $(DAEMON)
 	$(PYTHON) tools/scwire-netfuzz --seconds $(NETFUZZ_SECONDS) --out $(BUILD)/netfuzz $(NETFUZZ_ARGS)
+
+# The interoperability matrix between implementations and the differential
+# replay of the recordings (conformance/interop/README.md); tractor comes from
+# SCWIRE_TRACTOR_PYTHONPATH, else its cells SKIP with the reason.
+INTEROP_ARGS ?=
+interop: $(DAEMON) $(TAP)
+	$(PYTHON) conformance/interop/run-interop --out $(BUILD)/interop $(INTEROP_ARGS)
 
 # Record the tractor traces of conformance/vectors again, from a tractor
 # 0.1.0a4 importable with SCWIRE_TRACTOR_PYTHONPATH (nothing here installs
