@@ -23,7 +23,7 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.bystander import SERVED
 from scwire_conform.scripted_registry import RawBytes
-from scwire_conform.verdict import info, must, should
+from scwire_conform.verdict import Violation, info, must, robust, should
 from scwire_conform.wirelog import short
 
 pytestmark = [pytest.mark.role("client")]
@@ -140,12 +140,16 @@ def test_reg_11_registers_with_its_bound_address_and_unregisters(scripted_regist
     info(f"{conn_story(server)}; {text}")
 
 
-def cope(scripted_registry, client_iut, hostile, settings, behaviour, wait):
+def cope(scripted_registry, client_iut, hostile, settings, behaviour, wait, rid):
     """Start the IUT against a registry scripted with behaviour; while a bystander
-    streams, let the misbehaviour happen (`wait`), then SIGTERM."""
+    streams, let the misbehaviour happen (`wait`, checking `rid`), then SIGTERM."""
     server = scripted_registry(**behaviour)
-    iut = client_iut(server.addr)
-    with hostile(target=iut, allowed=(SERVED,), under_way=True) as h:
+    try:
+        iut = client_iut(server.addr)
+    except Violation as e:
+        # The same command starts against a registry that behaves (the other cases).
+        robust(False, f"the IUT died at its start, its registry misbehaving: {e}")
+    with hostile(target=iut, allowed=(SERVED,), under_way=True, rid=rid) as h:
         wait(server)
         h.note("registry connections: " + conn_story(server))
         for n in server.notes:
@@ -173,7 +177,7 @@ def test_rpc_12_iut_copes_with_a_malformed_registry_reply(scripted_registry, cli
     and exits cleanly on SIGTERM."""
     def wait(server):
         registration(server, settings)
-    cope(scripted_registry, client_iut, hostile, settings, {"answer": answer}, wait)
+    cope(scripted_registry, client_iut, hostile, settings, {"answer": answer}, wait, "RPC-12")
 
 
 @pytest.mark.spec("CAN-6", "SEC-1", "SVC-3", "SVC-4")
@@ -185,7 +189,7 @@ def test_can_6_iut_copes_with_a_registry_that_hangs_up(scripted_registry, client
     keeps serving its own clients and exits cleanly on SIGTERM."""
     def wait(server):
         registration(server, settings)
-    cope(scripted_registry, client_iut, hostile, settings, {"answer": answer}, wait)
+    cope(scripted_registry, client_iut, hostile, settings, {"answer": answer}, wait, "CAN-6")
 
 
 @pytest.mark.spec("REG-12", "SEC-1", "SVC-3", "SVC-4")
@@ -211,7 +215,7 @@ def test_reg_12_iut_copes_with_a_silent_or_late_registry(scripted_registry, clie
             done = server.wait(lambda: s.late_answer, LATE + settings.prompt)
             h_note = f"the late answer, {LATE:g} s after the command: {done}"
             server.notes.append(h_note)
-    cope(scripted_registry, client_iut, hostile, settings, behaviour, wait)
+    cope(scripted_registry, client_iut, hostile, settings, behaviour, wait, "REG-12")
 
 
 BAD_UIDS = {"int-42": 42, "nil": None, "str-ab": "ab", "garbage-bytes": RawBytes(b"\xc1")}
@@ -238,4 +242,4 @@ def test_hs_6_iut_as_client_refuses_a_bad_registry_uid(scripted_registry, client
                              f"is {short(value)}")
     # A bad uid as None would mean "send none": use the msgpack nil itself.
     behaviour = {"uid": RawBytes(b"\xc0") if value is None else value}
-    cope(scripted_registry, client_iut, hostile, settings, behaviour, wait)
+    cope(scripted_registry, client_iut, hostile, settings, behaviour, wait, "HS-6")

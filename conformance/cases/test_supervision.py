@@ -28,7 +28,7 @@ import pytest
 from scwire_conform import caps, msgs
 from scwire_conform.iut import process_table
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import info, must, should
+from scwire_conform.verdict import Violation, info, must, no_hang, robust, should
 from scwire_conform.wire import SERVICE, Conn
 from scwire_conform.wirelog import short
 
@@ -289,10 +289,11 @@ def test_sup_8_a_failing_child_cancels_its_siblings(parent, settings):
     iut, c = parent(short_grace=False)
     a, b = unique("a"), unique("b")
     t0 = time.monotonic()
-    r = c.call(SVC, "run_in_children", {"specs": [
-        [a, SVC, "sleep_forever", {}],
-        [b, SVC, "raise_error", {"type_str": "KeyError", "text": "no such key"}]]},
-        timeout=long_wait(settings) + TRACTOR_GRACE)
+    with no_hang("run_in_children with a failing child"):
+        r = c.call(SVC, "run_in_children", {"specs": [
+            [a, SVC, "sleep_forever", {}],
+            [b, SVC, "raise_error", {"type_str": "KeyError", "text": "no such key"}]]},
+            timeout=long_wait(settings) + TRACTOR_GRACE)
     elapsed = time.monotonic() - t0
     must(r.kind == "error" and r.type_str == "KeyError",
          f"run_in_children answered {short(r.final)}, not the KeyError of {b}")
@@ -491,7 +492,7 @@ def test_sup_12_children_die_with_a_killed_parent(parent, settings):
                                         "kwargs": {}})
         pids = [x[2] for x in wait_running_on_new_conn(iut, [d, w], settings)]
         iut.proc.kill()
-        iut.proc.wait(settings.timeout)
+        iut.wait_exit(settings.timeout)
         deadline = time.monotonic() + settings.prompt
         left = set(pids)
         while left and time.monotonic() < deadline:
@@ -504,7 +505,7 @@ def test_sup_12_children_die_with_a_killed_parent(parent, settings):
                     left.discard(pid)
             time.sleep(0.01)
         must(not left, f"children {sorted(left)} still run {settings.prompt:g} s after their "
-                       f"parent was killed")
+                       f"parent was killed", rid="SUP-12")
         left = left_behind(iut.pid, [d, w])
         must(not left, "processes left: " + "; ".join(left))
     finally:
@@ -627,9 +628,9 @@ class ChildRun:
             else f"it did not connect to its parent within {self.settings.timeout:g} s"
         must(False, f"the IUT started as a child ({' '.join(self.argv)}): {how}")
 
-    def listener(self, when="after its init map"):
+    def listener(self, when="after its init map", rid=None):
         """[host, port] of the child's listener, from its spawn_info."""
-        r = self.result(self.cmd("spawn_info"))
+        r = self.result(self.cmd("spawn_info"), rid=rid)
         addr = r.value.get("sockaddr") if r.kind == "return" and isinstance(r.value, dict) \
             else None
         must(isinstance(addr, (list, tuple)) and len(addr) == 2,
@@ -650,8 +651,17 @@ class ChildRun:
         self.chan.send({"cmd": [ns, func, kwargs or {}, list(self.uid), cid]})
         return cid
 
-    def result(self, cid, timeout=None):
-        return self.chan.result(cid, "asyncfunc", timeout)
+    def result(self, cid, timeout=None, rid=None):
+        """The child's answer to a command of ours; a child that died instead failed
+        in robustness."""
+        try:
+            return self.chan.result(cid, "asyncfunc", timeout)
+        except Violation as e:
+            rc = self.wait_exit(0.5)
+            robust(rc is None, f"the IUT as a child exited (status {rc}) instead of answering: "
+                               f"{e}")
+            e.rid = e.rid or rid
+            raise
 
     def wait_exit(self, timeout):
         try:
@@ -762,7 +772,7 @@ def test_sup_5_a_nil_registry_address_means_no_registration(child_run):
     run = child_run()
     run.chan.handshake(*run.uid)
     run.chan.send(run.init_map(_arb_addr=None))
-    run.listener("with a nil _arb_addr")
+    run.listener("with a nil _arb_addr", rid="SUP-5")
     must(run.proc.poll() is None, "the child exited with a nil _arb_addr")
 
 
@@ -783,7 +793,8 @@ def test_sup_6_bad_init_map_is_an_actor_level_error_and_exit(child_run, settings
     msg = run.chan.expect(msgs.Pattern("an error without cid",
                                        lambda x: isinstance(x, dict) and set(x) == {"error"}
                                        and isinstance(x["error"], dict)
-                                       and isinstance(x["error"].get("type_str"), str)))
+                                       and isinstance(x["error"].get("type_str"), str)),
+                          rid="SUP-6")
     info(f"actor-level error: {short(msg)}")
     rc = run.wait_exit(settings.prompt)
     must(rc is not None and rc != 0, f"the child's exit status is {rc}, not non-zero")
@@ -803,7 +814,7 @@ def test_sup_12_child_exits_when_its_parent_channel_ends(child_run, fresh_conn_f
     run.chan.close()
     rc = run.wait_exit(settings.prompt)
     must(rc is not None, f"the child still runs {settings.prompt:g} s after its parent's "
-                         f"channel ended")
+                         f"channel ended", rid="SUP-12")
     must(other.closed_within(settings.prompt) is not None, "the child's other channel stays open")
     info(f"exit status {rc} after {time.monotonic() - t0:.3f} s")
 

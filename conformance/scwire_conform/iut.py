@@ -122,6 +122,7 @@ class IUT:
         self.stderr_paths = []    # one per start
         self.returncode = None
         self.first_line = None    # the IUT's first stdout line, once seen
+        self.exit_judged = False  # a case waited for its exit (wait_exit)
         self._drain_thread = None
 
     @property
@@ -252,7 +253,9 @@ class IUT:
         return proc_status_kb(self.proc.pid, "VmRSS") if self.proc else None
 
     def wait_exit(self, timeout):
-        """The exit status once the process ended within timeout, else None."""
+        """The exit status once the process ended within timeout, else None.  Whoever
+        waits for the exit judges it (`exit_judged`): the plugin then does not."""
+        self.exit_judged = True
         if not self.proc:
             return None
         try:

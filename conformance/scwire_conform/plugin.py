@@ -518,6 +518,14 @@ class Plugin:
             rec.violate(V.Violation(
                 f"the IUT process exited (status {iut.proc.returncode}) during this case; "
                 f"no input may bring it down (SEC-1)", rid="SEC-1", robustness=True))
+        for own in self._case_private:
+            # A case that waited for its IUT's exit judged that exit itself.
+            if own.proc is not None and not own.alive() and not expected_death \
+                    and not own.exit_judged:
+                rec.violate(V.Violation(
+                    f"the case's own IUT (pid {own.pid}) exited (status {own.proc.returncode}) "
+                    f"during this case; no input may bring it down (SEC-1)", rid="SEC-1",
+                    robustness=True))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):

@@ -26,6 +26,7 @@ Cases raise `Violation` (through `must`) to stop at the first failed MUST check.
 The record of the running case is module state because cases run one at a
 time and the checks are called deep inside helpers.
 """
+import contextlib
 import time
 
 MUST, SHOULD = "MUST", "SHOULD"
@@ -167,6 +168,17 @@ def must(cond, msg, rid=None):
     if not cond:
         raise Violation(msg, MUST, rid)
     return True
+
+
+@contextlib.contextmanager
+def no_hang(what):
+    """Inside it, a wait for the IUT that got nothing at all (a silent Violation of
+    Conn.expect) is a hang: a failure of robustness, not of the awaited reply."""
+    try:
+        yield
+    except Violation as e:
+        robust(not getattr(e, "silent", False), f"{what} hangs: nothing came ({e})")
+        raise
 
 
 def robust(cond, msg, rid="SEC-1"):

@@ -513,10 +513,14 @@ class Channel:
         except asyncio.TimeoutError:
             log.warning("%s: closing: no uid within the limit of %d s (HS-9, LIM-9)",
                         self, HANDSHAKE_TIMEOUT)
-        except OSError:
-            pass                                # a reset is a normal end (FRAME-13, CAN-3)
+        except OSError:                         # a reset is a normal end (FRAME-13, CAN-3)
+            self.note_truncated()
         finally:
             self.end()
+
+    def note_truncated(self):
+        if self.decoder.buf:
+            log.warning("%s: the stream ended inside a message (FRAME-13)", self)
 
     async def handshake(self):
         """Take the peer's uid (HS-5, HS-6); False when the connection must end."""
@@ -535,8 +539,7 @@ class Channel:
         while (got := self.decoder.next()) is None:
             data = await self.reader.read(READ_SIZE)
             if not data:
-                if self.decoder.buf:
-                    log.warning("%s: the stream ended inside a message (FRAME-13)", self)
+                self.note_truncated()
                 return END
             self.decoder.feed(data)
         return got
