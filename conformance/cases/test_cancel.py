@@ -14,7 +14,7 @@ from scwire_conform import msgs
 from scwire_conform.iut import can_connect
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import info, must, should
-from scwire_conform.wire import SERVICE, Closed
+from scwire_conform.wire import SERVICE
 from scwire_conform.wirelog import short
 
 CANCELLED_TEXT = "was remotely cancelled by its caller"
@@ -229,10 +229,12 @@ def test_can_1_nil_ends_the_channel(conn, settings):
 
 
 @pytest.mark.spec("CAN-3", "CAN-5")
-@pytest.mark.parametrize("end", ["close", "reset", "nil"])
+@pytest.mark.parametrize("end", ["close", "reset", "nil", "codec-error"])
 def test_can_5_ended_channel_tasks_removed(fresh_conn_factory, settings, end):
-    """When a channel ends (FIN, RST or nil) its tasks are cancelled and their contexts
-    removed promptly: another channel with the same uid can then reuse their cids."""
+    """When a channel ends (FIN, RST or nil from us, or a codec error that makes the IUT
+    close it while we leave our socket open) its tasks are cancelled and their
+    contexts removed promptly: another channel with the same uid can then reuse
+    their cids."""
     uuid = new_cid()
     a = fresh_conn_factory(uuid=uuid)
     cids = [a.open_context(SERVICE, "ctx_no_stream", value=None).cid,
@@ -246,11 +248,11 @@ def test_can_5_ended_channel_tasks_removed(fresh_conn_factory, settings, end):
     must(r.type_str == "MessagingError",
          f"while the first channel lives, reusing its context's cid should be refused "
          f"(CID-10), got {short(r.final)}", rid="CID-10")
-    if end == "nil":
-        try:
+    if end == "codec-error":
+        a.send_body(b"\xc1", note="the never-used byte 0xc1: the IUT ends the channel")
+    else:
+        if end == "nil":
             a.send(None)
-        except Closed:
-            pass
-    (a.abort if end == "reset" else a.close)()
+        (a.abort if end == "reset" else a.close)()
     took = max(wait_cid_free(b, c, settings) for c in cids)
     info(f"contexts removed {took:.3f} s after the channel ended")

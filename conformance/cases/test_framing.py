@@ -257,6 +257,8 @@ ILL_FORMED = {
     "truncated-3": b"\xe2\x82",
     "truncated-4": b"\xf0\x9f\x98",
     "lead-then-ascii": b"\xe2\x28\xa1",
+    "lead-then-lead": b"\xc3\xc3",
+    "continuation-then-lead": b"\xe2\x82\xc0",
 }
 # The first and last scalar value of each row of Table 3-7: all well-formed.
 WELL_FORMED_EDGES = "\x00\x7f\u0080\u07ff\u0800\u0fff\u1000\ucfff\ud000\ud7ff" \

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from scwire_conform import msgs
+from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import Violation, info, must, observe, should
 from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
@@ -320,6 +321,56 @@ def test_ovr_8_full_parking_pauses_only_that_connection(private_iut, fresh_conn_
         info("the echo behind the flood was answered: the IUT parked all 3000 yields")
     except Timeout:
         info("the echo behind the flood waits: the IUT stopped reading that connection")
+
+
+@pytest.mark.spec("OVR-8", "CID-4")
+def test_ovr_8_the_delivering_channel_is_paused_not_the_owner(private_iut, fresh_conn_factory,
+                                                              settings):
+    """A backpressured sink started on channel a is flooded with 3000 yields from
+    channel b of the same uid (routing by uid and cid, CID-4): only b, the channel
+    the messages came on, may stop being read; a, whose context it is, answers
+    echoes promptly."""
+    iut = private_iut()
+    uuid = new_cid()
+    a = fresh_conn_factory(target=iut, uuid=uuid)
+    ctx = a.open_context(SERVICE, "ctx_slow_sink", delay=600, backpressure=True)
+    b = fresh_conn_factory(target=iut, uuid=uuid)
+    b.send_many([{"yield": i, "cid": ctx.cid} for i in range(3000)])
+    for i in range(5):
+        t0 = time.monotonic()
+        r = a.call(SERVICE, "echo", value=i)
+        took = time.monotonic() - t0
+        must(r.kind == "return" and took <= settings.prompt,
+             f"echo {i} on the context's own channel: {short(r.final)} after {took:.2f} s; "
+             f"the IUT paused the channel that owns the context, not the one flooding it")
+
+
+@pytest.mark.spec("OVR-9", "OVR-8", "OVR-7")
+def test_ovr_9_an_ended_context_gives_its_parking_room_back(private_iut, fresh_conn_factory,
+                                                            settings):
+    """A backpressured sink holding 936 parked yields (1000 sent, 64 buffered) is
+    cancelled; a second sink then takes 136 parked yields on the same channel and
+    an echo behind them is answered promptly: the room the first one held was
+    given back.  An IUT that parks fewer than 936 messages is not judged (INFO)."""
+    c = fresh_conn_factory(target=private_iut())
+    first = c.open_context(SERVICE, "ctx_slow_sink", delay=600, backpressure=True)
+    c.send_many([{"yield": i, "cid": first.cid} for i in range(1000)])
+    try:
+        c.call(SERVICE, "echo", value="behind 1000", timeout=settings.prompt)
+    except Violation:
+        info("the IUT stopped reading behind 1000 yields for a backpressured sink: it parks "
+             "fewer, so giving the room back cannot be seen here")
+        return
+    ccid = c.command("self", "_cancel_task", {"cid": first.cid})
+    while msgs.kind(c.expect(msgs.stop(first.cid) | msgs.error(first.cid, "ContextCancelled"),
+                             cid=first.cid)) == "stop":
+        pass
+    c.result(ccid)
+    second = c.open_context(SERVICE, "ctx_slow_sink", delay=600, backpressure=True)
+    c.send_many([{"yield": i, "cid": second.cid} for i in range(200)])
+    r = c.call(SERVICE, "echo", value="behind 200", timeout=settings.prompt)
+    must(r.kind == "return", f"the echo behind 200 yields answered {short(r.final)}",
+         rid="OVR-9")
 
 
 @pytest.mark.spec("LIM-11", "OVR-2")

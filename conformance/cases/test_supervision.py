@@ -17,6 +17,7 @@ child opens, so that the init map and the child's behaviour are on the wire.
 import collections
 import ctypes
 import os
+import re
 import shlex
 import signal
 import socket
@@ -446,8 +447,9 @@ def test_svc_24_a_killed_child_fails_the_call_and_the_iut_serves_on(
     r = other.call(SVC, "spawn_kill", {"name": name, "signal": 9})
     must(r.kind == "return" and r.value == 1, f"spawn_kill answered {short(r.final)}, not 1")
     final = c.expect(msgs.error(cid, "ActorDied"), timeout=long_wait(settings), cid=cid)
-    should("9" in final["error"].get("tb_str", ""),
-           f"the ActorDied tb_str does not say signal 9: {short(final)}")
+    must(re.search(r"\b9\b", final["error"].get("tb_str", "")),
+         f"the ActorDied tb_str does not say how the process ended (signal 9): {short(final)}",
+         rid="SVC-20")
     r = other.call(SVC, "echo", value="still here")
     must(r.kind == "return" and r.value == "still here", f"echo answered {short(r.final)}")
     no_process_left(iut, [name])
