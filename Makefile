@@ -35,7 +35,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors interop install install-conformance clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors interop mutation mutation-run mutation-sample install install-conformance clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -51,6 +51,7 @@ help:
 	@echo "make bench-publish copy the latest bench results to tools/bench/results/ (tracked)"
 	@echo "make record-vectors  record the tractor traces again from a local tractor (SCWIRE_TRACTOR_PYTHONPATH)"
 	@echo "make interop       the interop matrix (scwire-ref, tractor, --impl) and the differential replay"
+	@echo "make mutation      the suite against every planted bug of conformance/mutation/mutants.toml (~30 min)"
 	@echo "make soak          load, chaos, leak and SIGTERM scenarios for SOAK_SECONDS (300)"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
 	@echo "make clean         remove $(BUILD)/"
@@ -207,6 +208,19 @@ netfuzz: $(DAEMON)
 INTEROP_ARGS ?=
 interop: $(DAEMON) $(TAP)
 	$(PYTHON) conformance/interop/run-interop --out $(BUILD)/interop $(INTEROP_ARGS)
+
+# Mutation testing of the suite (conformance/mutation/README.md): every planted
+# bug of the catalogue against the whole suite, or a rotating sample of them.
+MUTATION_JOBS   ?= 2
+MUTATION_SAMPLE ?= 4
+MUTATION_SEED   ?= $(shell date +%F)
+mutation: deps
+	@$(MAKE) --no-print-directory mutation-run
+mutation-run:
+	$(PYTHON) conformance/mutation/run-mutants -j $(MUTATION_JOBS) --out $(BUILD)/mutation
+mutation-sample:
+	$(PYTHON) conformance/mutation/run-mutants -j 2 --sample $(MUTATION_SAMPLE) \
+		--seed $(MUTATION_SEED) --out $(BUILD)/mutation-sample
 
 # Record the tractor traces of conformance/vectors again, from a tractor
 # 0.1.0a4 importable with SCWIRE_TRACTOR_PYTHONPATH (nothing here installs

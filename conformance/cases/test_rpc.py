@@ -208,9 +208,12 @@ def test_svc_10_sleep_returns_nil_after_seconds(conn, settings):
 @pytest.mark.spec("SVC-10")
 def test_svc_10_sleep_is_not_cut_short_by_other_traffic(conn, fresh_conn_factory):
     """sleep(0.5) returns no earlier than 0.5 s after its command even while another
-    channel keeps the IUT busy with an echo every 10 ms: a timer must not fire
-    early because the IUT woke up for something else."""
+    channel keeps the IUT busy, with an echo every 10 ms and a sleep(0.45) of its own:
+    a timer must not fire early because the IUT woke up for something else, another
+    timer included."""
     other = fresh_conn_factory()
+    neighbour = fresh_conn_factory()
+    near = neighbour.command(SERVICE, "sleep", {"seconds": 0.45})
     stop, problems = threading.Event(), []
 
     def busy():
@@ -231,6 +234,7 @@ def test_svc_10_sleep_is_not_cut_short_by_other_traffic(conn, fresh_conn_factory
         stop.set()
         t.join(2.0)
     must(not problems, f"the echoes beside the sleep failed: {problems[0] if problems else ''}")
+    neighbour.result(near)
     must(r.kind == "return" and r.value is None, f"sleep(0.5) answered {short(r.final)}")
     must(took >= 0.5, f"sleep(0.5) returned after only {took:.3f} s while another channel "
                       f"kept the IUT busy")

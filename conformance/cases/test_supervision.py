@@ -27,6 +27,7 @@ import time
 import pytest
 
 from scwire_conform import caps, msgs
+from scwire_conform.callee import Callee
 from scwire_conform.iut import process_table
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import Violation, info, must, no_hang, robust, should
@@ -386,6 +387,33 @@ def test_svc_24_signals_outside_1_to_64_refused(parent, signo):
          f"the child is no longer running after a refused spawn_kill: {short(rows)}")
     r = c.call(SVC, "spawn_cancel", {"name": name})
     must(r.kind == "return", f"spawn_cancel answered {short(r.final)}")
+
+
+@pytest.mark.spec("SUP-7", "SVC-20")
+@pytest.mark.needs("ctx-call")
+def test_sup_7_the_child_gets_its_command_once(parent, settings, case):
+    """run_in_child of ctx_call towards a callee the suite plays: the callee sees the
+    child's context exactly once (the child got one command, SUP-7), and the call
+    returns the child's result."""
+    iut, c = parent()
+    name = unique("w")
+    with Callee(settings.codec, case.wire_log, host=settings.host,
+                timeout=settings.timeout) as callee:
+        cid = c.command(SVC, "run_in_child", {"name": name, "ns": SVC, "func": "ctx_call",
+                                              "kwargs": {"host": callee.host,
+                                                         "port": callee.port,
+                                                         "ns": "scwire_peer",
+                                                         "func": "ctx_peer", "kwargs": {},
+                                                         "idle": 0.2}})
+        callee.accept()
+        callee.start("once")
+        callee.conn.send({"return": 1, "cid": callee.cid})
+        r = c.result(cid, timeout=long_wait(settings))
+        must(r.kind == "return" and msgs.same(r.value, ["once", "returned", 1]),
+             f"run_in_child(ctx_call) answered {short(r.final)}")
+        must(not callee.another_connection(settings.prompt / 2),
+             "the child ran its command twice: a second ctx_call reached the callee")
+    no_process_left(iut, [name])
 
 
 @pytest.mark.spec("SUP-10", "SVC-28")

@@ -51,6 +51,19 @@ class Callee:
         self.cid = cmd[4]
         return cmd
 
+    def another_connection(self, within):
+        """Whether a second connection arrives within `within` seconds (it is
+        closed at once): the IUT called twice."""
+        self._lsock.settimeout(within)
+        try:
+            sock, _ = self._lsock.accept()
+        except socket.timeout:
+            return False
+        finally:
+            self._lsock.settimeout(self.timeout)
+        sock.close()
+        return True
+
     def start(self, started=None):
         """Answer the command as a context function that started with `started`."""
         self.conn.send_many([{"functype": "context", "cid": self.cid},

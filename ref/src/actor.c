@@ -616,16 +616,17 @@ void sc_actor_begin_shutdown(sc_actor *a, int status)
     exit_if_done(a);
 }
 
-void sc_actor_shutdown(sc_actor *a, double now)
+int sc_actor_shutdown(sc_actor *a, double now)
 {
     a->now = now;
     if (a->stubborn_sigterm) {
         sc_log(a, SC_LOG_WARNING, "ignoring the shutdown signal (spawn_stubborn)");
-        return;
+        return 0;
     }
     sc_actor_cancel_all_tasks(a);
     sc_actor_begin_shutdown(a, 0);
     sc_actor_settle(a);
+    return 1;
 }
 
 /* ---- the message loop ---------------------------------------------------------- */

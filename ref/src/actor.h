@@ -99,8 +99,10 @@ int sc_actor_new(const sc_actor_config *cfg, const sc_actor_callbacks *cb, void 
 void sc_actor_free(sc_actor *a);
 /* Begin life: the registry probe and registration when configured. */
 int sc_actor_start(sc_actor *a, double now);
-/* SIGINT/SIGTERM: cancel every task, unregister, close everything, exit 0. */
-void sc_actor_shutdown(sc_actor *a, double now);
+/* SIGINT/SIGTERM: cancel every task, unregister, close everything, exit 0.
+ * Returns 0 when the actor ignores the signal (a child made stubborn with
+ * ignore_sigterm, SVC-27): it is then no shutdown, however often it comes. */
+int sc_actor_shutdown(sc_actor *a, double now);
 
 /* A connection was accepted from `peer`, the peer's address as text (for
  * example "127.0.0.1:40123"; NULL when unknown), which every log record about

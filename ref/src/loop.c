@@ -905,9 +905,9 @@ static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
         finish(L);
         return;
     }
-    loop_log(L, SC_LOG_INFO, "%s, shutting down", name);
-    L->shutting_down = 1;
-    sc_actor_shutdown(L->a, now);
+    L->shutting_down = sc_actor_shutdown(L->a, now);
+    if (L->shutting_down)
+        loop_log(L, SC_LOG_INFO, "%s, shutting down", name);
     pump(L, now);
 }
 

@@ -488,6 +488,23 @@ def test_a_child_that_ignores_cancel_and_sigterm_is_killed():
     assert "ignoring self.cancel" in err and "ignoring the shutdown signal" in err, err
 
 
+def test_a_stubborn_child_ignores_every_sigterm_not_only_the_first():
+    """SVC-27: ignore_sigterm holds for the rest of the child's life; a second
+    SIGTERM must not end it either (only SIGKILL, or its parent channel)."""
+    S = unique("s")
+    proc, port = start("--kill-grace", "0.3")
+    peer = Peer(port)
+    stubborn_child(peer, S)
+    pid = child_list(peer)[0][2]
+    for _ in range(3):
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(0.2)
+        assert os.path.exists(f"/proc/{pid}"), "the stubborn child ended on a SIGTERM"
+    assert call(peer, "spawn_cancel", "k1", name=S) == {"return": False, "cid": "k1"}
+    assert wait_no_leftovers(proc.pid, (uid_of(S),)) == []
+    stop(proc)
+
+
 def test_sigterm_of_a_parent_with_a_stubborn_child_kills_it():
     S = unique("s")
     proc, port = start("--kill-grace", "0.3")
