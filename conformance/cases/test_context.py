@@ -262,6 +262,46 @@ def test_cid_4_context_reached_from_another_channel_with_the_same_uid(fresh_conn
     must(msgs.ret(ctx.cid, 1)(final), f"expected return 1; observed {short(final)}")
 
 
+# Two uuids and a cid whose keys (name, uuid, cid) collide under 32-bit FNV-1a,
+# fed part by part with a 0xff byte after each part (found by a birthday search
+# over uuids numbered in the first field): a table that keeps that hash and
+# compares the cid alone merges the two peers' contexts.
+COLLIDING_UUIDS = ("0000289b-c011-4de0-8000-000000000000",
+                   "000459c8-c011-4de0-8000-000000000000")
+COLLIDING_CID = "c0111de-0000-4000-8000-000000000000"
+
+
+def fnv1a_parts(parts):
+    h = 2166136261
+    for part in parts:
+        for b in part.encode() + b"\xff":
+            h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+@pytest.mark.spec("CID-4")
+def test_cid_4_one_cid_of_two_peers_is_two_contexts(fresh_conn_factory):
+    """Peers whose uids differ in the uuid alone each have their own context under the
+    same cid: while the first one's sleep_forever lives on the cid, the second
+    one's echo on it is served, not refused as a reused live cid.  The keys
+    coincide under a common 32-bit hash (FNV-1a), so that a table comparing the
+    hash and the cid but not the uid cannot pass."""
+    name = "scwire-conform"
+    assert len({fnv1a_parts((name, u, COLLIDING_CID)) for u in COLLIDING_UUIDS}) == 1
+    a = fresh_conn_factory(name=name, uuid=COLLIDING_UUIDS[0])
+    b = fresh_conn_factory(name=name, uuid=COLLIDING_UUIDS[1])
+    a.command(SERVICE, "sleep_forever", cid=COLLIDING_CID)
+    a.expect(msgs.functype(COLLIDING_CID, "asyncfunc"))
+    b.command(SERVICE, "echo", {"value": "b's own"}, cid=COLLIDING_CID)
+    r = b.result(COLLIDING_CID)
+    must(r.kind == "return" and r.value == "b's own",
+         f"the second peer's echo on the cid of the first peer's live task answered "
+         f"{short(r.final)}, not its own value")
+    r = a.cancel_task(COLLIDING_CID)
+    must(r.kind == "return" and r.value is None,
+         f"cancelling the first peer's task answered {short(r.final)}")
+
+
 # ctx_call's idle time when the case wants the IUT to sit on the context:
 # far beyond any wait of the suite, so that only the callee's message can
 # end the call within the case.

@@ -200,3 +200,10 @@ def test_the_markdown_summary_counts_per_section():
     md = rm.markdown(rs, 60.0, datetime.datetime(2024, 5, 1))
     assert "50.0 %" in md and "| LIM | 3 | 1 | 1 | 1 |" in md
     assert "(1) boundaries \\| never at the limit" in md
+
+
+def test_each_class_of_blind_spot_has_one_representative_that_is_not_equivalent():
+    reps = [m for m in shipped() if "blind_spot" in m]
+    classes = sorted(int(m["blind_spot"].split()[0]) for m in reps)
+    assert classes == list(range(1, 9))
+    assert not any("equivalent" in m or "open" in m for m in reps)
