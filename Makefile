@@ -35,7 +35,7 @@ PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 CONFORM = $(PYTHON) conformance/scwire-conform
 
 .PHONY: all help deps deps-fuzz check check-run unit daemon-test spec-check tools-test \
-	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors interop mutation mutation-run mutation-sample install install-conformance clean
+	conformance conformance-run conformance-selftest fuzz fuzz-smoke fuzz-coverage fuzz-test bench bench-run bench-build bench-publish record-vectors interop conformance-tractor mutation mutation-run mutation-sample install install-conformance clean
 all: $(LIB) $(DAEMON) $(UNIT) $(TAP)
 
 help:
@@ -51,6 +51,7 @@ help:
 	@echo "make bench-publish copy the latest bench results to tools/bench/results/ (tracked)"
 	@echo "make record-vectors  record the tractor traces again from a local tractor (SCWIRE_TRACTOR_PYTHONPATH)"
 	@echo "make interop       the interop matrix (scwire-ref, tractor, --impl) and the differential replay"
+	@echo "make conformance-tractor  the suite against tractor (SCWIRE_TRACTOR_PYTHONPATH) under both profiles, promises checked"
 	@echo "make mutation      the suite against every planted bug of conformance/mutation/mutants.toml (~30 min)"
 	@echo "make soak          load, chaos, leak and SIGTERM scenarios for SOAK_SECONDS (300)"
 	@echo "make install       install under PREFIX (default /usr/local), DESTDIR honoured"
@@ -128,7 +129,7 @@ conformance-run: all
 check: deps
 	@sh tools/install-deps --fuzz
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run fuzz-smoke fuzz-test soak-smoke
+check-run: all unit daemon-test spec-check tools-test conformance-selftest conformance-run fuzz-smoke fuzz-test soak-smoke mutation-sample conformance-tractor
 
 conformance: deps
 	@$(MAKE) --no-print-directory conformance-run
@@ -208,6 +209,10 @@ netfuzz: $(DAEMON)
 INTEROP_ARGS ?=
 interop: $(DAEMON) $(TAP)
 	$(PYTHON) conformance/interop/run-interop --out $(BUILD)/interop $(INTEROP_ARGS)
+# The suite against real tractor under both profiles, and the promises of
+# spec/profiles.md checked on the two reports; SKIP (exit 0) without tractor.
+conformance-tractor:
+	$(PYTHON) conformance/interop/run-profiles --out $(BUILD)/tractor-profiles $(TRACTOR_PROFILES_ARGS)
 
 # Mutation testing of the suite (conformance/mutation/README.md): every planted
 # bug of the catalogue against the whole suite, or a rotating sample of them.

@@ -31,7 +31,7 @@ import pytest
 
 from scwire_conform.bystander import Hostile
 from scwire_conform.iut import IUT, IUTError
-from scwire_conform.plugin import NAME, Plugin, area_of, free_port, safe_name
+from scwire_conform.plugin import NAME, Plugin, ShardPicker, area_of, free_port, safe_name
 from scwire_conform.profiles import PROFILES, STRICT
 from scwire_conform.registry import RegistryServer
 from scwire_conform.scripted_registry import ScriptedRegistry
@@ -108,7 +108,9 @@ def pytest_configure(config):
     config.option.iut_cmd = stripped
     config.scwire_registry_template = full if full and "{registry}" in full else None
     if not config.pluginmanager.has_plugin(NAME):
-        config.pluginmanager.register(Plugin(config, os.path.dirname(__file__)), NAME)
+        plugin = Plugin(config, os.path.dirname(__file__))
+        config.pluginmanager.register(plugin, NAME)
+        config.pluginmanager.register(ShardPicker(plugin), NAME + "-shard")
 
 
 def pytest_generate_tests(metafunc):

@@ -41,7 +41,7 @@ def registration(server, settings):
 def exits_cleanly(iut, settings, server=None):
     """SIGTERM: exit within 5 s (SVC-3), should with status 0 (SVC-4)."""
     t0 = time.monotonic()
-    iut.proc.send_signal(signal.SIGTERM)
+    iut.send_signal(signal.SIGTERM)
     rc = iut.wait_exit(5.0)
     took = time.monotonic() - t0
     must(rc is not None, "the IUT still runs 5 s after SIGTERM")

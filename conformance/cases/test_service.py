@@ -47,7 +47,7 @@ def test_svc_3_sigterm_closes_connections_and_exits(private_iut, fresh_conn_fact
     busy.open_context(SERVICE, "ctx_no_stream", value=None)
     idle = fresh_conn_factory(target=iut)
     t0 = time.monotonic()
-    iut.proc.send_signal(signal.SIGTERM)
+    iut.send_signal(signal.SIGTERM)
     for c in (busy, idle):
         how = c.closed_within(5.0 - (time.monotonic() - t0))
         must(how is not None, f"{c.name} still open {time.monotonic() - t0:.1f} s after SIGTERM")

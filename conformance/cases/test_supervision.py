@@ -497,7 +497,7 @@ def test_sup_13_sigterm_of_the_parent_ends_and_reaps_every_child(
                                        "kwargs": {}})
     wait_running(c, [d, w], settings.prompt)
     t0 = time.monotonic()
-    iut.proc.send_signal(signal.SIGTERM)
+    iut.send_signal(signal.SIGTERM)
     rc = iut.wait_exit(5.0)
     must(rc is not None, "the IUT with children still runs 5 s after SIGTERM")
     info(f"exit status {rc} after {time.monotonic() - t0:.3f} s")
@@ -521,7 +521,7 @@ def test_sup_12_children_die_with_a_killed_parent(parent, settings):
         c.command(SVC, "run_in_child", {"name": w, "ns": SVC, "func": "sleep_forever",
                                         "kwargs": {}})
         pids = [x[2] for x in wait_running_on_new_conn(iut, [d, w], settings)]
-        iut.proc.kill()
+        iut.send_signal(signal.SIGKILL)
         iut.wait_exit(settings.timeout)
         deadline = time.monotonic() + settings.prompt
         left = set(pids)
@@ -618,6 +618,14 @@ def test_svc_27_child_only_functions_refused_outside_a_child(parent):
 
 # --- the IUT as a child ------------------------------------------------------
 
+def is_actor_error(m):
+    """An error without cid: the sender failed as an actor (SUP-10)."""
+    return isinstance(m, dict) and set(m) == {"error"} and isinstance(m["error"], dict)
+
+
+ACTOR_ERROR = msgs.Pattern("an error without cid", is_actor_error)
+
+
 class ChildRun:
     """The IUT started as a child, with the suite as its parent."""
 
@@ -682,14 +690,19 @@ class ChildRun:
         return cid
 
     def result(self, cid, timeout=None, rid=None):
-        """The child's answer to a command of ours; a child that died instead failed
-        in robustness."""
+        """The child's answer to a command of ours.  A child that died instead, or
+        failed as an actor (an error without cid to its parent), failed in
+        robustness: no case here asks it to."""
         try:
             return self.chan.result(cid, "asyncfunc", timeout)
         except Violation as e:
-            rc = self.wait_exit(0.5)
+            crashed = [m for m in self.chan.unread() if is_actor_error(m)]
+            rc = self.wait_exit(self.settings.prompt if crashed else 0.5)
             robust(rc is None, f"the IUT as a child exited (status {rc}) instead of answering: "
                                f"{e}")
+            robust(not crashed, f"the IUT as a child failed as an actor (it sent its parent "
+                                f"{short(crashed[0]) if crashed else ''}) instead of "
+                                f"answering: {e}")
             e.rid = e.rid or rid
             raise
 
@@ -820,9 +833,8 @@ def test_sup_6_bad_init_map_is_an_actor_level_error_and_exit(child_run, settings
     if bad is None:
         del m["bind_host"]
     run.chan.send(m)
-    msg = run.chan.expect(msgs.Pattern("an error without cid",
-                                       lambda x: isinstance(x, dict) and set(x) == {"error"}
-                                       and isinstance(x["error"], dict)
+    msg = run.chan.expect(msgs.Pattern("an error without cid, with a type_str",
+                                       lambda x: is_actor_error(x)
                                        and isinstance(x["error"].get("type_str"), str)),
                           rid="SUP-6")
     info(f"actor-level error: {short(msg)}")
@@ -859,8 +871,7 @@ def test_msg_4_actor_level_error_goes_only_to_the_parent(child_run, fresh_conn_f
     host, port = run.listener()
     other = fresh_conn_factory(target=Addr(host, port))
     other.command(SVC, "spawn_crash", {"type_str": "ScwireCrash", "text": "t"})
-    msg = run.chan.expect(msgs.Pattern("an error without cid",
-                                       lambda x: isinstance(x, dict) and set(x) == {"error"}))
+    msg = run.chan.expect(ACTOR_ERROR)
     must(msg["error"].get("type_str") == "ScwireCrash", f"actor-level error {short(msg)}")
     other.closed_within(settings.prompt)
     stray = [m for m in other.drained if isinstance(m, dict) and "error" in m and "cid" not in m]

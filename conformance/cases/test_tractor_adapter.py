@@ -190,7 +190,7 @@ def test_reg_11_tractor_adapter_registers_like_a_tractor_root(adapter, scripted_
     must(msgs.same(kwargs.get("sockaddr"), [iut.host, iut.port]),
          f"registered {short(kwargs.get('sockaddr'))}, bound {iut.host}:{iut.port}")
     probes = [x for x in server.seen[:s.index] if x.silent]
-    iut.proc.send_signal(signal.SIGTERM)
+    iut.send_signal(signal.SIGTERM)
     rc = iut.wait_exit(5.0)
     must(rc is not None, "the adapter still runs 5 s after SIGTERM")
     _, um = server.wait_command("unregister_actor", 1.0, after=s.index + 1)

@@ -252,6 +252,13 @@ class IUT:
         once it exited: a zombie has no VmRSS)."""
         return proc_status_kb(self.proc.pid, "VmRSS") if self.proc else None
 
+    def send_signal(self, signo):
+        """Signal the IUT on a case's behalf: an exit that follows is the case's to
+        judge (`exit_judged`), never taken for the IUT dying of its input."""
+        self.exit_judged = True
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signo)
+
     def wait_exit(self, timeout):
         """The exit status once the process ended within timeout, else None.  Whoever
         waits for the exit judges it (`exit_judged`): the plugin then does not."""

@@ -86,6 +86,43 @@ def transport_observation(exc):
     return f"the connection failed while the case still needed it: {exc}"
 
 
+# An IUT that crashes closes its listener a moment after the connection that
+# brought it down: two looks this far apart.
+DOWN_LOOK_GAP = 0.3
+
+
+def stopped_serving(iut):
+    """How a case's own listening IUT is down (exited, or refusing connections),
+    or None when it still runs and accepts."""
+    if not iut.port:
+        return None
+    for look in range(2):
+        if not iut.alive():
+            return f"exited (status {iut.proc.returncode})"
+        try:
+            socket.create_connection((iut.host, iut.port), timeout=1.0).close()
+        except ConnectionRefusedError:
+            return "refuses connections"
+        except OSError:
+            pass
+        if look == 0:
+            time.sleep(DOWN_LOOK_GAP)
+    return None
+
+
+class ShardPicker:
+    """Calls Plugin.take_my_shard after every other selection.  It is a plugin
+    of its own because pytest registers only hook implementations named
+    pytest_*, and the Plugin's own pytest_collection_modifyitems runs first."""
+
+    def __init__(self, plugin):
+        self.plugin = plugin
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        self.plugin.take_my_shard(config, items)
+
+
 class _Parents:
     """Stands for `nextitem` between the runs of one item (--repeat): pytest then
     tears down the item's own fixtures but keeps its module's and the session's."""
@@ -198,8 +235,7 @@ class Plugin:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
-    def take_my_shard(self, session, config, items):
+    def take_my_shard(self, config, items):
         """--shard K/N: every N-th of the cases left once every selection (-k,
         --section) is made, so that the shards' cases interleave back into the
         order of the whole run."""
@@ -520,12 +556,21 @@ class Plugin:
                 f"no input may bring it down (SEC-1)", rid="SEC-1", robustness=True))
         for own in self._case_private:
             # A case that waited for its IUT's exit judged that exit itself.
-            if own.proc is not None and not own.alive() and not expected_death \
-                    and not own.exit_judged:
+            if own.proc is None or expected_death or own.exit_judged:
+                continue
+            if not own.alive():
                 rec.violate(V.Violation(
                     f"the case's own IUT (pid {own.pid}) exited (status {own.proc.returncode}) "
                     f"during this case; no input may bring it down (SEC-1)", rid="SEC-1",
                     robustness=True))
+            elif rec.violations and not any(v.robustness for v in rec.violations):
+                # A failure may be the first sign of an IUT going down.
+                why = stopped_serving(own)
+                if why:
+                    rec.violate(V.Violation(
+                        f"the case's own IUT (pid {own.pid}) {why} right after this case's "
+                        f"failure; no input may bring it down (SEC-1)", rid="SEC-1",
+                        robustness=True))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):

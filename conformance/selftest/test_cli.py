@@ -112,6 +112,12 @@ def test_a_split_run_gives_the_verdicts_order_and_reports_of_one_process(tmp_pat
     assert [(c["id"], c["verdict"]) for c in split["cases"]] == \
         [(c["id"], c["verdict"]) for c in one["cases"]]
     assert split["summary"] == one["summary"] and split["shards"] == 3
+    # Each case ran in exactly one shard.
+    per_shard = [[c["id"] for c in json.loads((tmp_path / "split" / "shards" / str(k) /
+                                               "report.json").read_text())["cases"]]
+                 for k in range(3)]
+    assert sorted(sum(per_shard, [])) == sorted(c["id"] for c in one["cases"])
+    assert all(per_shard)
     assert len(split["iut"]["pids"]) >= 3
     assert (tmp_path / "split" / "junit.xml").exists()
     page = (tmp_path / "split" / "report.html").read_text(encoding="utf-8")
