@@ -367,7 +367,7 @@ def test_sup_13_a_cancelled_run_in_child_ends_its_child(parent, settings):
     wait_running(c, [name], settings.prompt)
     r = c.call("self", "_cancel_task", {"cid": cid}, timeout=long_wait(settings))
     must(r.kind == "return" and r.value is None, f"_cancel_task answered {short(r.final)}")
-    c.expect_quiet(cid, "nothing more on the cancelled call")
+    c.expect_quiet(cid, "nothing more on the cancelled call", rid="SUP-13")
     no_process_left(iut, [name], timeout=long_wait(settings))
 
 
@@ -389,6 +389,13 @@ def test_svc_24_signals_outside_1_to_64_refused(parent, signo):
     must(r.kind == "return", f"spawn_cancel answered {short(r.final)}")
 
 
+def call_ended(conn, cid):
+    """Why a call already ended (its return or error came), or None."""
+    conn.poll(0.01)
+    done = [m for m in conn.unread(cid) if msgs.kind(m) in ("return", "error")]
+    return f"the call ended before its child called back: {short(done[0])}" if done else None
+
+
 @pytest.mark.spec("SUP-7", "SVC-20")
 @pytest.mark.needs("ctx-call")
 def test_sup_7_the_child_gets_its_command_once(parent, settings, case):
@@ -405,7 +412,8 @@ def test_sup_7_the_child_gets_its_command_once(parent, settings, case):
                                                          "ns": "scwire_peer",
                                                          "func": "ctx_peer", "kwargs": {},
                                                          "idle": 0.2}})
-        callee.accept()
+        callee.accept(within=long_wait(settings), ended_first=lambda: call_ended(c, cid),
+                      rid="SVC-20")
         callee.start("once")
         callee.conn.send({"return": 1, "cid": callee.cid})
         r = c.result(cid, timeout=long_wait(settings))
@@ -474,7 +482,8 @@ def test_svc_24_a_killed_child_fails_the_call_and_the_iut_serves_on(
     wait_running(other, [name], settings.prompt)
     r = other.call(SVC, "spawn_kill", {"name": name, "signal": 9})
     must(r.kind == "return" and r.value == 1, f"spawn_kill answered {short(r.final)}, not 1")
-    final = c.expect(msgs.error(cid, "ActorDied"), timeout=long_wait(settings), cid=cid)
+    final = c.expect(msgs.error(cid, "ActorDied"), timeout=long_wait(settings), cid=cid,
+                     rid="SVC-24")
     must(re.search(r"\b9\b", final["error"].get("tb_str", "")),
          f"the ActorDied tb_str does not say how the process ended (signal 9): {short(final)}",
          rid="SVC-20")

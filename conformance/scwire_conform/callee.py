@@ -7,7 +7,9 @@ case answers on `conn` (functype, started, an error, a return...) and
 watches what the IUT does.  `ctx_call()` makes the IUT open that context.  The connection is logged in the case's wire log
 with the IUT as its opening side.
 """
+import select
 import socket
+import time
 
 from . import msgs
 from .verdict import must
@@ -34,13 +36,23 @@ class Callee:
     def __exit__(self, *exc):
         self.close()
 
-    def accept(self):
-        """The IUT's connection, handshaken; returns its context command."""
-        try:
-            sock, _ = self._lsock.accept()
-        except socket.timeout:
-            must(False, f"the IUT did not connect to {self.host}:{self.port} within "
-                        f"{self.timeout:g} s")
+    def accept(self, within=None, ended_first=None, rid=None):
+        """The IUT's connection, handshaken; returns its context command.  While it
+        waits (`within` seconds, default the timeout), `ended_first()` may name the
+        reason the connection will never come (the call that should make it
+        failed), which fails the case at once with that reason, against `rid`."""
+        within = self.timeout if within is None else within
+        deadline = time.monotonic() + within
+        while True:
+            left = deadline - time.monotonic()
+            readable = select.select([self._lsock], [], [], max(0.0, min(left, 0.1)))[0]
+            if readable:
+                break
+            why = ended_first() if ended_first else None
+            must(why is None, why, rid=rid)
+            must(left > 0, f"the IUT did not connect to {self.host}:{self.port} within "
+                           f"{within:g} s")
+        sock, _ = self._lsock.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = Conn(sock, self.codec, log=self.log, timeout=self.timeout, accepted=True)
         self.conn.handshake(CALLEE_NAME)

@@ -447,24 +447,8 @@ class Plugin:
             pytest.skip("this case ends the IUT on purpose and an attached IUT cannot be "
                         "restarted; start it with --iut-cmd to run it")
         if iut.managed:
-            if iut.alive():
-                why = self._serving(WireLog())
-                if why is None:
-                    return
-                # An IUT that a case brought down may still run for a while,
-                # tearing down (tractor does); the next case must not be
-                # judged by it.
-                if iut.wait_exit(self.settings.timeout) is None:
-                    iut.stop(grace=1.0)
-                self.incidents.append(f"the IUT stopped serving before {self.case_id(item)} "
-                                      f"({why}); restarted")
-                self._blame_last_case(f"the IUT stopped serving right after this case ({why})")
-            else:
-                self.incidents.append(f"the IUT was found dead (exit status "
-                                      f"{iut.proc.returncode}) before {self.case_id(item)}; "
-                                      f"restarted")
-                self._blame_last_case(f"the IUT exited (status {iut.proc.returncode}) right "
-                                      f"after this case")
+            if self._session_iut_is_well(f"before {self.case_id(item)}", "; restarted"):
+                return
             try:
                 iut.restart()
             except IUTError as e:
@@ -475,6 +459,28 @@ class Plugin:
             if not iut.alive():
                 self.incidents.append(f"the attached IUT went down before {self.case_id(item)}")
                 pytest.skip(f"the attached IUT at {iut.addr} is down and cannot be restarted")
+
+    def _session_iut_is_well(self, when, then=""):
+        """True when the session IUT runs and serves; else the incident is noted and
+        the case before is blamed for it."""
+        iut = self.iut
+        if iut.alive():
+            why = self._serving(WireLog())
+            if why is None:
+                return True
+            # An IUT that a case brought down may still run for a while,
+            # tearing down (tractor does); the next case must not be
+            # judged by it.
+            if iut.wait_exit(self.settings.timeout) is None:
+                iut.stop(grace=1.0)
+            self.incidents.append(f"the IUT stopped serving {when} ({why}){then}")
+            self._blame_last_case(f"the IUT stopped serving right after this case ({why})")
+        else:
+            self.incidents.append(f"the IUT was found dead (exit status "
+                                  f"{iut.proc.returncode}) {when}{then}")
+            self._blame_last_case(f"the IUT exited (status {iut.proc.returncode}) right "
+                                  f"after this case")
+        return False
 
     def _blame_last_case(self, what):
         """The case before this one left the session IUT dead or not serving, some
@@ -541,7 +547,10 @@ class Plugin:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         self._setting_up = None
-        yield
+        outcome = yield
+        exc = outcome.excinfo[0] if outcome.excinfo else None
+        failed = exc is not None and not issubclass(exc, (pytest.skip.Exception,
+                                                          pytest.xfail.Exception))
         rec, iut = self.records.get(item.nodeid), self.iut
         if rec is None or iut is None:
             return
@@ -563,7 +572,7 @@ class Plugin:
                     f"the case's own IUT (pid {own.pid}) exited (status {own.proc.returncode}) "
                     f"during this case; no input may bring it down (SEC-1)", rid="SEC-1",
                     robustness=True))
-            elif rec.violations and not any(v.robustness for v in rec.violations):
+            elif (rec.violations or failed) and not any(v.robustness for v in rec.violations):
                 # A failure may be the first sign of an IUT going down.
                 why = stopped_serving(own)
                 if why:
@@ -723,6 +732,9 @@ class Plugin:
             self.exit_code = exitstatus if exitstatus in (0, 3) or exitstatus > 3 else 3
             session.exitstatus = self.exit_code
             return
+        if self.iut is not None and self.iut.managed and self.iut.proc is not None \
+                and self._last_case is not None:
+            self._session_iut_is_well("after the last case")
         for iut in [self.iut] + self.private:
             if iut is None:
                 continue

@@ -287,6 +287,14 @@ class Conn:
                     return m
             self._pump(deadline)
 
+    def poll(self, timeout):
+        """Queue what arrives within timeout, taking nothing; an ended connection
+        is left for the next recv to report."""
+        try:
+            self._pump(self._deadline(timeout))
+        except (Timeout, Closed):
+            pass
+
     def unread(self, cid=ANY):
         """Messages received but not taken yet (only those of cid, if given)."""
         if cid is ANY:
@@ -455,13 +463,13 @@ class Conn:
         if r.kind != "return" or not same(r.value, token):
             raise Violation(f"{self.name}: barrier echo of {token!r} answered {short(r.final)}")
 
-    def expect_quiet(self, cid, what="nothing more"):
+    def expect_quiet(self, cid, what="nothing more", rid=None):
         """Check, with a barrier, that the IUT sent nothing more on cid."""
         self.barrier()
         extra = self.unread(cid)
         if extra:
             raise Violation(f"{self.name}: expected {what} on cid {cid}; observed "
-                            + ", ".join(short(m, 160) for m in extra))
+                            + ", ".join(short(m, 160) for m in extra), rid=rid)
 
 
 class RemoteStream:

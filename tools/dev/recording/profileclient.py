@@ -399,6 +399,68 @@ def parent_channel_ends(chan, args):
         child.close()
 
 
+@profile("frame_13_truncated_silent")
+def truncated_silent(conn, args):
+    data = pack(cmd(NS, "echo", {"value": "cut short"}))
+    conn.send(data[:len(data) // 2])
+    say(f"sent {len(data) // 2} of the {len(data)} bytes of an echo command; the connection "
+        f"ends here")
+    conn.close()
+    # What the adapter logged meanwhile is in the daemon's log of this scenario.
+    after = connect(args.host, args.port)
+    try:
+        after.handshake(UID)
+        ask(after, "echo on a new connection", cmd(NS, "echo", {"value": "after"}))
+    finally:
+        after.close()
+
+
+# --- the parent role through the client: run_in_child ---------------------------
+
+def run_in_child_until_running(conn, name, func, kwargs):
+    """run_in_child(name, func); its cid once spawn_list shows the child running."""
+    call = cmd(NS, "run_in_child", {"name": name, "ns": NS, "func": func, "kwargs": kwargs})
+    conn.send(pack(call))
+    say(f"run_in_child({name}, {func}) -> {replies_to(conn, cid_of(call), ('functype',))}")
+    deadline = time.monotonic() + CHILD_START
+    while time.monotonic() < deadline:
+        rows = replies_to(conn, ask_quietly(conn, cmd(NS, "spawn_list", {})), END)[-1]
+        if any(r[0] == name and r[3] == "running" for r in rows.get("return", [])):
+            say(f"spawn_list -> {rows}")
+            return cid_of(call)
+        time.sleep(0.1)
+    raise SystemExit(f"RAW: the child {name} was not running within {CHILD_START} s")
+
+
+def ask_quietly(conn, msg):
+    conn.send(pack(msg))
+    return cid_of(msg)
+
+
+@profile("sup_13_cancelled_run_in_child")
+def cancelled_run_in_child(conn, args):
+    cid = run_in_child_until_running(conn, "w13", "sleep_forever", {})
+    ask(conn, "_cancel_task of the run_in_child", cmd("self", "_cancel_task", {"cid": cid}))
+    say(f"the run_in_child call then -> {conn.during(WINDOW)}")
+
+
+@profile("svc_24_killed_child")
+def killed_child(conn, args):
+    cid = run_in_child_until_running(conn, "w24", "sleep_forever", {})
+    ask(conn, "spawn_kill(w24, 9)", cmd(NS, "spawn_kill", {"name": "w24", "signal": 9}))
+    say(f"the run_in_child call then -> {replies_to(conn, cid, END, quiet=CHILD_START)}")
+
+
+@profile("svc_20_kwargs_named_ns")
+def kwargs_named_ns(conn, args):
+    call = cmd(NS, "run_in_child", {"name": "w20", "ns": NS, "func": "ctx_call",
+                                    "kwargs": {"host": "127.0.0.1", "port": 9, "ns": NS,
+                                               "func": "ctx_echo", "kwargs": {}}})
+    conn.send(pack(call))
+    say(f"run_in_child(w20, ctx_call with a kwarg named ns) -> "
+        f"{replies_to(conn, cid_of(call), END, quiet=CHILD_START)}")
+
+
 # --- the parent role: the adapter spawns a child that ignores its cancel ---------
 
 def wait_for_file(path, timeout):
