@@ -397,7 +397,7 @@ def call_ended(conn, cid):
 
 
 @pytest.mark.spec("SUP-7", "SVC-20")
-@pytest.mark.needs("ctx-call")
+@pytest.mark.needs("supervision", "ctx-call")
 def test_sup_7_the_child_gets_its_command_once(parent, settings, case):
     """run_in_child of ctx_call towards a callee the suite plays: the callee sees the
     child's context exactly once (the child got one command, SUP-7), and the call

@@ -1,7 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """Self-tests of the scwire-conform command line (no IUT needed)."""
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,16 +7,14 @@ import sys
 
 import pytest
 
+from scripts import load_script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(os.path.dirname(HERE), "scwire-conform")
 
 
 def load_cli():
-    loader = importlib.machinery.SourceFileLoader("scwire_conform_cli", CLI)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+    return load_script(CLI, "scwire_conform_cli")
 
 
 def test_options_become_pytest_arguments():

@@ -3,11 +3,11 @@
 a mutant, verdicts from reports, the score and the sample.  Nothing is built and
 the suite never runs."""
 import datetime
-import importlib.machinery
-import importlib.util
 import os
 
 import pytest
+
+from scripts import load_script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(os.path.dirname(HERE), "mutation", "run-mutants")
@@ -16,15 +16,7 @@ PREFIXES = {"FRAME", "HS", "MSG", "CID", "RPC", "CTX", "OVR", "ERR", "SELF", "RE
             "SUP", "SEC", "LIM"}
 
 
-def load_runner():
-    loader = importlib.machinery.SourceFileLoader("run_mutants", RUNNER)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-rm = load_runner()
+rm = load_script(RUNNER, "run_mutants")
 
 SOURCE = "int f(int n)\n{\n    if (n > 4)\n        return 1;\n    return 0;\n}\n"
 

@@ -2,8 +2,6 @@
 """Self-tests of conformance/interop/run-profiles, the suite against tractor under
 both profiles: the SKIP without tractor (as on CI), and the two promises it
 checks, judged on made-up reports.  The suite itself never runs here."""
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,19 +9,13 @@ import sys
 
 import pytest
 
+from scripts import load_script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(os.path.dirname(HERE), "interop", "run-profiles")
 
 
-def load_runner():
-    loader = importlib.machinery.SourceFileLoader("run_profiles", RUNNER)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-rp = load_runner()
+rp = load_script(RUNNER, "run_profiles")
 
 
 def run(*args, env_tractor=""):

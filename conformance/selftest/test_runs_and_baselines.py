@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from demorun import CONFORMANCE, run, write_demo
+from scripts import load_script
 
 CLI = os.path.join(CONFORMANCE, "scwire-conform")
 
@@ -241,11 +242,7 @@ def test_catalogue_of_the_real_cases_matches_the_list():
 
 
 def test_cli_passes_the_new_options_on():
-    import importlib.machinery
-    import importlib.util
-    loader = importlib.machinery.SourceFileLoader("scwire_conform_cli2", CLI)
-    mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(mod)
+    mod = load_script(CLI, "scwire_conform_cli2")
     argv = mod.pytest_argv(mod.parse(["--html", "r.html", "--expect", "k.txt", "--repeat", "3",
                                       "--strict"]))
     pairs = set(zip(argv, argv[1:]))

@@ -349,8 +349,10 @@ class Context:
 
     def __init__(self, channel, cid, kind, func, kwargs):
         self.channel, self.actor, self.cid, self.kind = channel, channel.actor, cid, kind
-        # Unread `yield`/`stop` as (value, size): the first BUFFER are the buffer, any
-        # further ones are parked, which only a backpressured stream allows.
+        # Unread `yield`/`stop` as (value, size, channel it came on): the first BUFFER
+        # are the buffer, any further ones are parked, which only a backpressured stream
+        # allows.  A parked message counts against the channel that delivered it, which
+        # may be another channel of the same peer (OVR-8, CID-4).
         self.inbox = collections.deque()
         self.readable = asyncio.Event()
         self.stream_open = self.backpressure = self.overrun_logged = False
@@ -406,12 +408,13 @@ class Context:
         while not self.inbox:
             self.readable.clear()
             await self.readable.wait()
-        value, _ = self.inbox.popleft()
+        value, _, _ = self.inbox.popleft()
         if len(self.inbox) >= BUFFER:       # a parked message moved into the buffer
-            self.channel.unpark(self.inbox[BUFFER - 1][1])
+            _, size, via = self.inbox[BUFFER - 1]
+            via.unpark(size)
         return value
 
-    def deliver(self, value, size):
+    def deliver(self, value, size, via):
         """A `yield` (or STOP) from the caller: buffered, parked (OVR-6, OVR-7), or
         dropped and answered with StreamOverrun (OVR-2)."""
         if self.kind != "context":
@@ -422,8 +425,8 @@ class Context:
             if not self.backpressure:
                 self.overrun()
                 return
-            self.channel.park(size)
-        self.inbox.append((value, size))
+            via.park(size)
+        self.inbox.append((value, size, via))
         self.readable.set()
 
     def overrun(self):
@@ -474,8 +477,8 @@ class Context:
         """The task has ended: the context and its unread messages go (CID-7, OVR-9)."""
         del self.channel.tasks[self.cid]
         del self.actor.contexts[(self.channel.peer, self.cid)]
-        for _, size in itertools.islice(self.inbox, BUFFER, None):
-            self.channel.unpark(size)
+        for _, size, via in itertools.islice(self.inbox, BUFFER, None):
+            via.unpark(size)
         self.inbox.clear()
 
 
@@ -584,9 +587,9 @@ class Channel:
         elif "error" in msg:
             ctx.error_received(msg["error"])
         elif "yield" in msg:
-            ctx.deliver(msg["yield"], size)
+            ctx.deliver(msg["yield"], size, self)
         elif "stop" in msg:
-            ctx.deliver(STOP, size)
+            ctx.deliver(STOP, size, self)
         elif msg.keys() & {"functype", "return", "started"}:
             log.warning("%s: a reply sent to the callee of %s, dropped (CTX-8)", self, cid)
         else:
