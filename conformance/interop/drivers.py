@@ -13,7 +13,7 @@ import os
 import time
 
 import conform_client
-from impls import PYTHON, TRACTOR_CLIENT
+from impls import PYTHON, TRACTOR_CLIENT, parent_template
 from procs import run_bounded
 from scwire_conform import msgs
 from scwire_conform.verdict import Violation
@@ -101,14 +101,18 @@ class ConformDriver(Driver):
 
 
 ONLY_ROLES = ("{name} is a client here only through its own roles (scwire_service.ctx_call, "
-              "registry client, parent of its own children): ")
+              "registry client, parent of children it spawns): ")
 ROLE_GAPS = {
-    "rpc_return": "it runs an asyncfunc only in children of its own implementation",
-    "rpc_error": "it runs an asyncfunc only in children of its own implementation",
+    "rpc_return": "it runs an asyncfunc only in children it spawns, and the server cannot "
+                  "be started as its child",
+    "rpc_error": "it runs an asyncfunc only in children it spawns, and the server cannot "
+                 "be started as its child",
     "asyncgen": "it opens no asyncgen stream on another actor",
     "overrun": "ctx_call sends no yield into the context it opens",
-    "cancel_actor": "it sends self.cancel only to children of its own implementation",
-    "spawn": "it spawns children of its own implementation; it cannot ask another actor to",
+    "cancel_actor": "it sends self.cancel only to children it spawns, and the server cannot "
+                    "be started as its child",
+    "spawn": "it cannot ask another actor to spawn, and the server cannot be started as its "
+             "child",
 }
 
 
@@ -117,11 +121,13 @@ class RoleDriver(Driver):
     instance of it is asked, over a connection of the runner's, to ctx_call
     the server; with a `{registry}` template it registers with the server; and
     against its own implementation, it is the parent of the server (a child
-    it spawns with the supervision functions)."""
+    it spawns with the supervision functions), and likewise of a server
+    implementation that runs as a child where it can start that one's children
+    (scwire-ref --child-program)."""
 
     def serverless(self, sc, server_impl):
-        return sc.id in PARENT_SCENARIOS and server_impl.name == self.impl.name \
-            and bool(self.caps.get("supervision"))
+        return sc.id in PARENT_SCENARIOS and bool(self.caps.get("supervision")) \
+            and parent_template(self.impl, server_impl) is not None
 
     def unsupported(self, sc, server_impl):
         if self.serverless(sc, server_impl):
@@ -141,11 +147,16 @@ class RoleDriver(Driver):
     def run(self, sc, run):
         if sc.id == "registry":
             return self.registry_client(run)
-        helper = run.start(self.impl.command(self.impl.plain), "client")
+        server = run.server_impl
+        parent = self.serverless(sc, server)
+        template = parent_template(self.impl, server) if parent else self.impl.plain
+        helper = run.start(self.impl.command(template, server.env if parent else None),
+                           "client")
         c = run.connect(helper)
         try:
-            if self.serverless(sc, run.server_impl):
-                text = "as a parent: " + PARENT_SCENARIOS[sc.id](c, run)
+            if parent:
+                whose = "" if server.name == self.impl.name else f" of {server.name} children"
+                text = f"as a parent{whose}: " + PARENT_SCENARIOS[sc.id](c, run)
             else:
                 text = ROLE_SCENARIOS[sc.id](c, run)
             check(c.call(SERVICE, "echo", {"value": 5}).value == 5,

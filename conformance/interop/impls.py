@@ -44,6 +44,7 @@ split_registry_template = case_module("conftest").split_registry_template
 
 PYTHON = sys.executable
 TRACTOR_SERVER = os.path.join(CONFORMANCE, "iut", "tractor", "run.py")
+TRACTOR_CHILD = os.path.join(CONFORMANCE, "iut", "tractor", "child.py")
 TRACTOR_CLIENT = os.path.join(HERE, "tractor_client.py")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 PLACEHOLDERS = ("{host}", "{port}")
@@ -55,7 +56,8 @@ class UsageError(Exception):
 
 class Impl:
     def __init__(self, name, server=None, registry_client=None, driver="roles", env=None,
-                 available=True, reason="", origin="built in", plain=None):
+                 available=True, reason="", origin="built in", plain=None, child=None,
+                 parent_of_others=False):
         self.name = name
         self.server = server                    # template, or None: no server role
         self.plain = plain or server            # template of a role-driven client
@@ -65,19 +67,26 @@ class Impl:
         self.available = available
         self.reason = reason                    # why it is unavailable
         self.origin = origin
+        # (program, words before --uid, with {codec}) that run it as a child actor
+        self.child = child
+        # it can start another implementation's children (scwire-ref --child-program)
+        self.parent_of_others = parent_of_others
 
-    def command(self, template):
+    def command(self, template, more_env=None):
         """The template with the environment put in front (`env K=V ...`), so that
         the suite's IUT launcher starts it unchanged."""
-        if not self.env:
+        env = dict(self.env, **(more_env or {}))
+        if not env:
             return template
-        pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(self.env.items()))
+        pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
         return f"/usr/bin/env {pairs} {template}"
 
     def as_json(self):
         return {"name": self.name, "server": self.server, "plain": self.plain,
                 "registry_client": self.registry_client,
                 "driver": self.driver, "env": self.env, "available": self.available,
+                "child": list(self.child) if self.child else None,
+                "parent_of_others": self.parent_of_others,
                 "reason": self.reason, "origin": self.origin}
 
 
@@ -105,7 +114,8 @@ def tractor_available(pythonpath, timeout=60):
 def scwire_ref(binary):
     base = f"{shlex.quote(binary)} --listen {{host}}:{{port}} --codec {{codec}}"
     impl = Impl("scwire-ref", server=base + " --registry-role", plain=base,
-                registry_client=base + " --name scwire-ref-client --registry {registry}")
+                registry_client=base + " --name scwire-ref-client --registry {registry}",
+                parent_of_others=True)
     if not os.access(binary, os.X_OK):
         impl.available, impl.reason = False, f"{binary} is not built (run make)"
     return impl
@@ -115,13 +125,28 @@ def tractor(codec):
     pythonpath = tractor_pythonpath()
     impl = Impl("tractor", driver="tractor", env={"PYTHONPATH": pythonpath},
                 server=f"{shlex.quote(PYTHON)} {shlex.quote(TRACTOR_SERVER)} "
-                       "--listen {host}:{port} --codec {codec}")
+                       "--listen {host}:{port} --codec {codec}",
+                child=(PYTHON, [TRACTOR_CHILD, "--codec", "{codec}"]))
     impl.available, impl.reason = tractor_available(pythonpath)
     if impl.available and codec == "lenprefix":
         if not tractor_has_msgspec(pythonpath):
             impl.available = False
             impl.reason = "tractor 0.1.0a4 speaks lenprefix only when msgspec imports"
     return impl
+
+
+def parent_template(parent, child_impl):
+    """The template that makes `parent` the parent of `child_impl`'s children, or
+    None when it cannot be."""
+    if child_impl.name == parent.name:
+        return parent.plain
+    if not (parent.parent_of_others and child_impl.child):
+        return None
+    program, words = child_impl.child
+    lead = "".join(f" --child-arg={shlex.quote(w)}" for w in words)
+    # A tractor child needs a registry address in its init map (the SUP-5 row of
+    # spec/profiles.md): the parent is one.
+    return f"{parent.plain} --registry-role --child-program={shlex.quote(program)}{lead}"
 
 
 def tractor_has_msgspec(pythonpath):

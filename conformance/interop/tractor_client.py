@@ -29,6 +29,7 @@ import uuid
 REPLY_TIMEOUT = 15.0      # bound of one whole scenario inside tractor
 TEARDOWN = 5.0            # then tractor's shielded teardown gets this long
 QUIET = 0.5               # how long "nothing more arrives" is watched
+SIBLING_WAIT = 8.0        # a failed child's sibling cancelled and reaped (within REPLY_TIMEOUT)
 SERVICE = "scwire_service"
 ECHO_VALUE = {"a": [1, 2.5, "x", None, True], "b": b"\x00\xff", "n": -(2 ** 40)}
 
@@ -284,11 +285,16 @@ async def spawn(run):
             p.run_from_ns(SERVICE, "run_in_child", name="f", ns=SERVICE, func="raise_error",
                           kwargs={"type_str": "KeyError", "text": "nope"}),
             "KeyError", "nope")
-        await run.expect_remote_error(
-            p.run_from_ns(SERVICE, "run_in_children", specs=[
-                ["a", SERVICE, "sleep_forever", {}],
-                ["b", SERVICE, "raise_error", {"type_str": "KeyError", "text": "gone"}]]),
-            "KeyError", "gone")
+        with run.trio.move_on_after(SIBLING_WAIT) as scope:
+            await run.expect_remote_error(
+                p.run_from_ns(SERVICE, "run_in_children", specs=[
+                    ["a", SERVICE, "sleep_forever", {}],
+                    ["b", SERVICE, "raise_error", {"type_str": "KeyError", "text": "gone"}]]),
+                "KeyError", "gone")
+        check(not scope.cancelled_caught,
+              f"robustness: a hang: Portal.run of run_in_children (one child raises KeyError, "
+              f"its sibling sleeps) got no result within {SIBLING_WAIT:g} s: the failed child "
+              f"did not get its sibling cancelled (SUP-8)")
 
 
 @scenario("connect_drop")

@@ -252,3 +252,19 @@ def test_cell_text_reads_like_quic_interop_runner():
         {"letter": "R", "result": "PASS"}, {"letter": "E", "result": "FAIL"},
         {"letter": "G", "result": "PASS"}, {"letter": "P", "result": "SKIP"}]}
     assert report.cell_text(c) == "2/3 ✓RG ✕E ?P"
+
+
+def test_scwire_ref_is_the_parent_of_tractor_children_through_child_program():
+    ref, tr = impls.scwire_ref(REF), impls.tractor("msgpack")
+    mine = impls.parse_impl("mine=my-actor --listen {host}:{port}")
+    assert impls.parent_template(ref, ref) == ref.plain
+    tmpl = impls.parent_template(ref, tr)
+    assert tmpl.startswith(ref.plain) and "--registry-role" in tmpl
+    assert f"--child-program={impls.PYTHON}" in tmpl
+    assert f"--child-arg={impls.TRACTOR_CHILD} --child-arg=--codec --child-arg='{{codec}}'" \
+        in tmpl, tmpl
+    # Only scwire-ref starts another implementation's children, and only one
+    # that says how it runs as a child.
+    assert impls.parent_template(mine, tr) is None
+    assert impls.parent_template(ref, mine) is None
+    assert impls.parent_template(mine, mine) == mine.plain

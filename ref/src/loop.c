@@ -689,7 +689,7 @@ static void on_child(struct ev_loop *ev, ev_child *w, int revents)
 static void spawn_child(sc_loop *L, const sc_event *e, double now)
 {
     char uid[160], addr[100];
-    size_t nextra = 0, i = 0;
+    size_t nlead = 0, nextra = 0, i = 0;
     const char **argv;
     proc *p;
     pid_t parent = getpid(), pid;
@@ -700,9 +700,11 @@ static void spawn_child(sc_loop *L, const sc_event *e, double now)
     }
     snprintf(uid, sizeof(uid), "('%s', '%s')", e->name, e->uuid);
     snprintf(addr, sizeof(addr), "('%s', %u)", e->host, (unsigned)e->port);
+    while (L->opts.lead_args && L->opts.lead_args[nlead])
+        nlead++;
     while (L->opts.child_args && L->opts.child_args[nextra])
         nextra++;
-    argv = sc_calloc(nextra + 6, sizeof(*argv));
+    argv = sc_calloc(nlead + nextra + 6, sizeof(*argv));
     p = sc_calloc(1, sizeof(*p));
     if (!argv || !p) {
         sc_free(argv);
@@ -711,6 +713,8 @@ static void spawn_child(sc_loop *L, const sc_event *e, double now)
         return;
     }
     argv[i++] = L->opts.argv0 ? L->opts.argv0 : L->opts.exe;
+    for (size_t k = 0; k < nlead; k++)
+        argv[i++] = L->opts.lead_args[k];
     argv[i++] = "--uid";
     argv[i++] = uid;
     argv[i++] = "--parent_addr";

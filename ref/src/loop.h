@@ -28,14 +28,16 @@ double sc_loop_now(void);
 typedef void sc_loop_log_fn(void *ud, int level, const char *line);
 
 /* How children are started (SC_EV_SPAWN): exe is run with
- *     argv0 --uid "('name', 'uuid')" --parent_addr "('host', port)" child_args...
- * the command line of tractor's _child, with the parent's listening address.
+ *     argv0 lead_args... --uid "('name', 'uuid')" --parent_addr "('host', port)" child_args...
+ * the command line of tractor's _child, with the parent's listening address;
+ * lead_args put a script before it when exe is an interpreter.
  * Each child gets PR_SET_PDEATHSIG(SIGKILL), so that it dies with the loop's
  * process even when that one is killed with SIGKILL, and stays in the
  * process group.  Its stdio is inherited. */
 typedef struct sc_loop_opts {
     const char *exe;           /* the runtime's own program */
     const char *argv0;
+    char *const *lead_args;    /* NULL-terminated; NULL for none */
     char *const *child_args;   /* NULL-terminated; NULL for none */
 } sc_loop_opts;
 

@@ -42,6 +42,7 @@
 #define HOST_MAX 63
 /* Flags a child inherits from its parent's command line, at most. */
 #define INHERIT_MAX 40
+#define CHILD_ARGS_MAX 16
 #define DEFAULT_MAX_CHILDREN 64
 
 typedef struct logger {
@@ -363,8 +364,15 @@ static void print_help(void)
            "  --cancel-timeout S       wait for a child's self.cancel answer (default %g)\n"
            "  --kill-grace S           from cancelling a child to SIGTERM, and from SIGTERM to\n"
            "                           SIGKILL (default %g)\n"
+           "  --child-program PATH     start children with that program (another implementation,\n"
+           "                           such as a tractor child) instead of this one; it gets\n"
+           "                           the --child-arg words, then --uid and --parent_addr, and\n"
+           "                           none of this program's flags (default: this program)\n"
+           "  --child-arg ARG          a word before --uid on the child's command line, such as\n"
+           "                           the script of an interpreter; repeat for more (at most %d)\n"
            "\n"
-           "Protocol:\n", DEFAULT_MAX_CHILDREN, cfg.cancel_timeout, cfg.kill_grace);
+           "Protocol:\n", DEFAULT_MAX_CHILDREN, cfg.cancel_timeout, cfg.kill_grace,
+           CHILD_ARGS_MAX);
     printf("  --codec CODEC            msgpack or lenprefix (default %s)\n"
            "  --profile PROFILE        protocol profile; only " PROFILE " (default " PROFILE ")\n"
            "  --loglevel LEVEL         transport, debug, runtime, cancel, info, warning, error\n"
@@ -420,6 +428,7 @@ enum {
     OPT_PROFILE, OPT_LOGLEVEL, OPT_MSG_BUFFER_SIZE, OPT_MAX_FRAME, OPT_MAX_DEPTH, OPT_MAX_STR,
     OPT_MAX_ENTRIES, OPT_MAX_CONTEXTS, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_OUTBUF,
     OPT_UID, OPT_PARENT_ADDR, OPT_MAX_CHILDREN, OPT_CANCEL_TIMEOUT, OPT_KILL_GRACE, OPT_ADVERTISE,
+    OPT_CHILD_PROGRAM, OPT_CHILD_ARG,
     OPT_MAX_REGISTRY, OPT_HELP, OPT_VERSION
 };
 
@@ -447,6 +456,8 @@ static const struct option long_options[] = {
     { "max-children", required_argument, NULL, OPT_MAX_CHILDREN },
     { "cancel-timeout", required_argument, NULL, OPT_CANCEL_TIMEOUT },
     { "kill-grace", required_argument, NULL, OPT_KILL_GRACE },
+    { "child-program", required_argument, NULL, OPT_CHILD_PROGRAM },
+    { "child-arg", required_argument, NULL, OPT_CHILD_ARG },
     { "advertise", required_argument, NULL, OPT_ADVERTISE },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
@@ -482,6 +493,9 @@ int main(int argc, char **argv)
     uint16_t advertise_port = 0;
     int advertise = 0;
     char *inherit[INHERIT_MAX + 5];
+    char *child_lead[CHILD_ARGS_MAX + 1];
+    const char *child_program = NULL;
+    int nlead = 0;
     const char *listen_arg = NULL;
     uint16_t listen_port;
     unsigned long parent_port = 0;
@@ -556,6 +570,21 @@ int main(int argc, char **argv)
             break;
         case OPT_KILL_GRACE:
             cfg.kill_grace = cli_parse_seconds("--kill-grace", optarg);
+            break;
+        case OPT_CHILD_PROGRAM:
+            /* Checked here: after the fork only the child's exit status
+             * would tell that the program cannot run. */
+            if (!strchr(optarg, '/'))
+                cli_usage_error("--child-program: give the program's path, such as "
+                                "/usr/bin/python3, not '%s'", optarg);
+            if (access(optarg, X_OK) != 0)
+                cli_usage_error("--child-program: cannot run '%s': %s", optarg, strerror(errno));
+            child_program = optarg;
+            break;
+        case OPT_CHILD_ARG:
+            if (nlead == CHILD_ARGS_MAX)
+                cli_usage_error("--child-arg: more than %d of them", CHILD_ARGS_MAX);
+            child_lead[nlead++] = optarg;
             break;
         case OPT_CODEC:
             if (sc_codec_parse(optarg, &cfg.codec) != SC_OK)
@@ -652,7 +681,17 @@ int main(int argc, char **argv)
      * names valgrind itself. */
     lopts.exe = n > 0 ? exe_path : "/proc/self/exe";
     lopts.argv0 = argv[0];
+    lopts.lead_args = NULL;
     lopts.child_args = inherit;
+    if (nlead && !child_program)
+        cli_usage_error("--child-arg goes with --child-program");
+    child_lead[nlead] = NULL;
+    if (child_program) {
+        /* Another implementation knows none of this program's flags. */
+        lopts.exe = lopts.argv0 = child_program;
+        lopts.lead_args = child_lead;
+        lopts.child_args = NULL;
+    }
 
     /* Whoever started us may signal as soon as it reads the address line;
      * hold SIGINT and SIGTERM until the loop can take them. */

@@ -309,7 +309,7 @@ def child_list(peer):
 def test_help_documents_the_supervision_flags():
     out = subprocess.run([DAEMON, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
     for flag in ("--uid", "--parent_addr", "--max-children", "--cancel-timeout", "--kill-grace",
-                 "--advertise"):
+                 "--advertise", "--child-program", "--child-arg"):
         assert flag in out.stdout, f"--help does not mention {flag}"
 
 
@@ -328,6 +328,44 @@ def test_bad_child_mode_flags_exit_2(args):
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("scwire-ref: "), out.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--child-program", "python3"], "give the program's path"),
+    (["--child-program", "/nonexistent/child"], "cannot run '/nonexistent/child'"),
+    (["--child-arg", "x"], "--child-arg goes with --child-program"),
+    (["--child-program", "/bin/sh"] + ["--child-arg=x"] * 17, "more than 16"),
+])
+def test_bad_child_program_flags_exit_2_saying_why(args, says):
+    out = subprocess.run([DAEMON, *args], capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 2, out.stderr
+    assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_child_program_starts_children_with_its_words_first(tmp_path):
+    """--child-program with --child-arg words: the child's command line is the
+    program, those words, then --uid and --parent_addr and none of the parent's
+    own flags (another implementation does not know them); the child, here
+    scwire-ref behind a shell that writes down its arguments, serves the call."""
+    argv_file = tmp_path / "argv"
+    script = f'printf "%s\\n" "$@" > {argv_file}; exec {DAEMON} "$@"'
+    W = unique("w")
+    proc, port = start("--kill-grace", "1", "--max-frame", "100000",
+                       "--child-program", "/bin/sh", "--child-arg=-c", "--child-arg", script,
+                       "--child-arg=first-word")
+    peer = Peer(port)
+    send_cmd(peer, "run_in_child", "r1", {"name": W, "ns": SVC, "func": "echo",
+                                           "kwargs": {"value": 7}})
+    assert peer.recv() == {"functype": "asyncfunc", "cid": "r1"}
+    got = peer.recv()
+    assert got == {"return": 7, "cid": "r1"}, got
+    words = argv_file.read_text().splitlines()
+    assert words[0] == "--uid" and words[1].startswith(uid_of(W)), words
+    assert words[2] == "--parent_addr" and words[3] == f"('127.0.0.1', {port})", words
+    assert len(words) == 4, f"the child got more than --uid and --parent_addr: {words}"
+    assert wait_no_leftovers(proc.pid, (uid_of(W),)) == []
+    status, err = stop(proc)
+    assert status == 0, err
 
 
 def test_child_without_parent_exits_1():
