@@ -26,6 +26,11 @@ import sys
 import threading
 import uuid
 
+# The tractor adapter's own helpers: its HOST:PORT parser and its codec choice.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "iut", "tractor"))
+import run as adapter  # noqa: E402
+
 REPLY_TIMEOUT = 15.0      # bound of one whole scenario inside tractor
 TEARDOWN = 5.0            # then tractor's shielded teardown gets this long
 QUIET = 0.5               # how long "nothing more arrives" is watched
@@ -316,16 +321,9 @@ async def connect_drop(run):
 
 # --- main -------------------------------------------------------------------------------
 
-def parse_addr(text):
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"not HOST:PORT: {text!r}")
-    return host.strip("[]"), int(port)
-
-
 def parse(argv):
     ap = argparse.ArgumentParser(prog="tractor_client.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--server", required=True, type=parse_addr)
+    ap.add_argument("--server", required=True, type=adapter.addr)
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--codec", choices=["msgpack", "lenprefix"], default="msgpack")
     ap.add_argument("--name", default="interop-tractor-" + uuid.uuid4().hex[:8])
@@ -334,13 +332,9 @@ def parse(argv):
 
 
 def import_tractor(codec):
-    """tractor picks its codec by whether msgspec imports: hide it for msgpack."""
-    import importlib.util
-    has_msgspec = importlib.util.find_spec("msgspec") is not None
-    if codec == "lenprefix" and not has_msgspec:
-        raise ImportError("tractor 0.1.0a4 speaks lenprefix only when msgspec imports")
-    if codec == "msgpack" and has_msgspec:
-        sys.modules["msgspec"] = None
+    why = adapter.use_codec(codec)
+    if why:
+        raise ImportError(why)
     import warnings
     warnings.simplefilter("ignore")
     import trio
