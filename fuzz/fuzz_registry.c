@@ -99,13 +99,32 @@ static mentry *model_lookup(model *m, bstr name, bstr uuid)
     return NULL;
 }
 
+/* The i-th entry in registration order, NULL past the end. */
+static const sc_reg_entry *nth(const sc_registry *r, size_t i)
+{
+    const sc_reg_entry *e = r->first;
+    while (e && i--)
+        e = e->order_next;
+    return e;
+}
+
+/* The position of e in registration order. */
+static size_t index_of(const sc_registry *r, const sc_reg_entry *e)
+{
+    size_t i = 0;
+    for (const sc_reg_entry *x = r->first; x && x != e; x = x->order_next)
+        i++;
+    return i;
+}
+
 static void check_table(const sc_registry *r, const model *m)
 {
     FZ_CHECK(r->count == m->count, "registry has %zu entries, model %zu", r->count, m->count);
     FZ_CHECK(r->count <= r->max, "registry over its max: %zu > %zu", r->count, r->max);
-    for (size_t i = 0; i < m->count; i++) {
-        const sc_reg_entry *e = &r->entries[i];
+    const sc_reg_entry *e = r->first;
+    for (size_t i = 0; i < m->count; i++, e = e->order_next) {
         const mentry *x = &m->e[i];
+        FZ_CHECK(e != NULL, "order list ends at %zu of %zu", i, m->count);
         FZ_CHECK(cstr_is(e->name, x->name) && cstr_is(e->uuid, x->uuid) && cstr_is(e->host, x->host) &&
                      e->port == x->port,
                  "entry %zu differs from the model", i);
@@ -148,7 +167,7 @@ static void do_pack(const sc_registry *r, const model *m, uint8_t kind, bstr nam
             break;
         FZ_CHECK(sc_registry_pack_addr(&o.pk, e) == 0, "pack_addr failed");
         unpack(&o, &z, &obj);
-        check_addr(&obj, &m->e[e - r->entries]);
+        check_addr(&obj, &m->e[index_of(r, e)]);
         break;
     }
     case 1: {
@@ -194,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&m, 0, sizeof(m));
     m.max = 1 + fdp_u8(&f) % MODEL_MAX;
     sc_registry r;
-    sc_registry_init(&r, m.max);
+    sc_registry_init(&r, m.max, SIZE_MAX);
 
     while (fdp_left(&f) > 0) {
         uint8_t op = fdp_u8(&f) % 6;
@@ -205,9 +224,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bstr name = take_str(&f), uuid = take_str(&f), host = take_str(&f);
             uint16_t port = fdp_u16(&f);
             sc_uid uid = { to_sc(name), to_sc(uuid) };
-            int rc = sc_registry_put(&r, &uid, to_sc(host), port, &err);
+            int rc = sc_registry_put(&r, &uid, to_sc(host), port, NULL, &err);
             mentry *x = model_lookup(&m, name, uuid);
-            if (x) {
+            if (!x && (name.n > SC_REG_NAME_MAX || uuid.n > SC_REG_UUID_MAX)) {
+                FZ_CHECK(rc == SC_ELIMIT, "put of an over-long name or uuid returned %d", rc);
+            } else if (x) {
                 FZ_CHECK(rc == SC_OK, "update of a registered uid failed: %d %s", rc, err.msg);
                 x->host = host;
                 x->port = port;
@@ -223,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 1: {
             bstr name = take_str(&f), uuid = take_str(&f);
             sc_uid uid = { to_sc(name), to_sc(uuid) };
-            int rc = sc_registry_remove(&r, &uid, &err);
+            int rc = sc_registry_remove(&r, &uid, NULL, &err);
             mentry *x = model_lookup(&m, name, uuid);
             if (x) {
                 FZ_CHECK(rc == SC_OK, "remove of a registered uid returned %d: %s", rc, err.msg);
@@ -244,10 +265,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 i++;
             if (i == m.count) {
                 FZ_CHECK(e == NULL, "find of an unregistered name found entry %zu",
-                         (size_t)(e - r.entries));
+                         index_of(&r, e));
             } else {
-                FZ_CHECK(e == &r.entries[i], "find returned entry %ld, the earliest match is %zu",
-                         e ? (long)(e - r.entries) : -1L, i);
+                FZ_CHECK(e == nth(&r, i), "find returned entry %ld, the earliest match is %zu",
+                         e ? (long)index_of(&r, e) : -1L, i);
             }
             break;
         }

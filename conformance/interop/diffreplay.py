@@ -56,11 +56,11 @@ class Side:
 
 
 def factory_for(codec, log, timeout):
-    def make(*, target, handshake=True, name="scwire-replay", **_):
+    def make(*, target, handshake=True, name="scwire-replay", uuid=None, **_):
         c = conform_client.Conn.connect(target.host, target.port, codec, log=log,
                                         timeout=timeout)
         if handshake:
-            c.handshake(name)
+            c.handshake(name, uuid)
         return c
     return make
 

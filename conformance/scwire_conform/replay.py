@@ -35,6 +35,7 @@ import json
 import os
 import re
 import time
+import uuid
 
 from . import normalize
 from .msgs import new_cid
@@ -234,12 +235,15 @@ class Replayer:
         self.results = []
         self.notes = []
         self.side = []                   # side registrations to undo: uid lists
+        # One uid for every side connection: a registry may let only the
+        # uid that registered an entry remove it (REG-15).
+        self.side_uuid = str(uuid.uuid4())
         self.identity = None
 
     # --- set-up ------------------------------------------------------------
 
     def _side_conn(self):
-        return self.factory(target=self.target, name="scwire-replay-side")
+        return self.factory(target=self.target, name="scwire-replay-side", uuid=self.side_uuid)
 
     def _side_call(self, func, **kwargs):
         c = self._side_conn()

@@ -177,7 +177,8 @@ int sc_actor_new(const sc_actor_config *cfg, const sc_actor_callbacks *cb, void 
     if (cfg->parent_host)
         a->parent_host = sc_strndup(cfg->parent_host, strlen(cfg->parent_host));
     snprintf(a->uuid, sizeof(a->uuid), "%s", cfg->uuid);
-    sc_registry_init(&a->registry, cfg->limits.max_registry);
+    sc_registry_init(&a->registry, cfg->limits.max_registry,
+                     sc_registry_bytes_for(cfg->limits.max_frame));
     /* A child serves scwire_service only if its init map enables it. */
     a->service_exposed = cfg->parent_host == NULL;
     if (!a->name || !a->listen_host || (cfg->registry_host && !a->registry_host) || !a->exe_path ||
@@ -211,6 +212,7 @@ void sc_actor_free(sc_actor *a)
     sc_free(a->conns);
     sc_ctx_table_destroy(&a->contexts);
     sc_registry_destroy(&a->registry);
+    sc_free(a->waiters);
     sc_free(a->timers);
     sc_free(a->events);
     sc_free(a->name);
@@ -461,7 +463,7 @@ int sc_actor_start(sc_actor *a, double now)
     if (a->cfg.registry_role) {
         sc_err err;
         sc_str host = { a->listen_host, strlen(a->listen_host) };
-        if (sc_registry_put(&a->registry, &a->uid, host, a->cfg.listen_port, &err) != SC_OK)
+        if (sc_registry_put(&a->registry, &a->uid, host, a->cfg.listen_port, NULL, &err) != SC_OK)
             return err.code;
     }
     /* Like a tractor root: first a connect-and-drop probe of the registry,

@@ -73,7 +73,9 @@ struct sc_actor {
     unsigned nconns;
     sc_ctx_table contexts;
     sc_registry registry;
-    sc_task *waiters;      /* wait_for_actor tasks */
+    sc_task **waiters;     /* wait_for_actor tasks, hashed by the name awaited */
+    size_t waiter_buckets;
+    size_t nwaiters;
     sc_timer *timers;      /* binary min-heap */
     size_t ntimers;
     size_t timers_cap;
@@ -130,7 +132,10 @@ struct sc_task {
     sc_conn *conn;              /* the channel that started it */
     sc_task *conn_next;
     sc_task *conn_prev;
-    sc_task *wait_next;         /* in a->waiters */
+    sc_task *wait_next;         /* in its bucket of a->waiters */
+    sc_task *wait_prev;
+    uint64_t wait_hash;
+    int waiting;
     const sc_function *fn;
     int done;
     int cancelled;              /* by _cancel_task, self.cancel or channel end */
@@ -253,6 +258,8 @@ const sc_function *sc_service_lookup(sc_str ns, sc_str name, int *ns_known);
  * (wait_for_actor, which can block). */
 const sc_function *sc_self_dispatch(sc_actor *a, sc_conn *c, const sc_msg *m);
 void sc_registry_wake(sc_actor *a, sc_str name);
+/* Take a wait_for_actor task out of the waiters, if it is there. */
+void sc_waiter_remove(sc_actor *a, sc_task *t);
 /* The (type_str, text) kwargs shared by raise_error and spawn_crash. */
 int sc_start_error_args(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err *err);
 /* kwargs helpers: fetch a typed argument, SC_EARG with a TypeError text. */

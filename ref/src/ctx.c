@@ -2,24 +2,20 @@
 /* ctx.c - context table and bounded receive queues. */
 #include "ctx.h"
 
+#include "hash.h"
+
 #include <string.h>
 
 #define ITEM_HDR 5u
 
 static uint32_t key_hash(sc_str name, sc_str uuid, sc_str cid)
 {
-    /* FNV-1a over the three parts with separators, so ("ab","c") != ("a","bc"). */
-    uint32_t h = 2166136261u;
-    const sc_str parts[3] = { name, uuid, cid };
-    for (int i = 0; i < 3; i++) {
-        for (size_t j = 0; j < parts[i].len; j++) {
-            h ^= (uint8_t)parts[i].ptr[j];
-            h *= 16777619u;
-        }
-        h ^= 0xffu;
-        h *= 16777619u;
-    }
-    return h;
+    sc_hasher h;
+    sc_hasher_init(&h);
+    sc_hasher_part(&h, name.ptr, name.len);
+    sc_hasher_part(&h, uuid.ptr, uuid.len);
+    sc_hasher_part(&h, cid.ptr, cid.len);
+    return (uint32_t)sc_hasher_end(&h);
 }
 
 int sc_ctx_table_init(sc_ctx_table *t, sc_err *err)

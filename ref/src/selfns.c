@@ -6,6 +6,7 @@
  * Unlike tractor, which looks any name up on its actor object, only these
  * names exist; anything else is answered with AttributeError and never run. */
 #include "actor_int.h"
+#include "hash.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -156,10 +157,11 @@ static void do_register(sc_actor *a, sc_conn *c, const sc_msg *m)
     }
     if (reply_functype(a, c, m->cid) != SC_OK)
         return;
-    if (sc_registry_put(&a->registry, &uid, host, (uint16_t)sa->via.array.ptr[1].via.u64, &err) !=
-        SC_OK) {
-        sc_send_error_text(a, c, m->cid, "RuntimeError", "RuntimeError", "self.register_actor",
-                           err.msg);
+    int rc = sc_registry_put(&a->registry, &uid, host, (uint16_t)sa->via.array.ptr[1].via.u64,
+                             &c->chan.peer, &err);
+    if (rc != SC_OK) {
+        const char *type = rc == SC_ESTATE ? "PermissionError" : "RuntimeError";
+        sc_send_error_text(a, c, m->cid, type, type, "self.register_actor", err.msg);
         return;
     }
     sc_log(a, SC_LOG_RUNTIME, "registered %.*s at %.*s:%u", (int)uid.name.len, uid.name.ptr,
@@ -180,8 +182,10 @@ static void do_unregister(sc_actor *a, sc_conn *c, const sc_msg *m)
     }
     if (reply_functype(a, c, m->cid) != SC_OK)
         return;
-    if (sc_registry_remove(&a->registry, &uid, &err) != SC_OK) {
-        sc_send_error_text(a, c, m->cid, "KeyError", "KeyError", "self.unregister_actor", err.msg);
+    int rc = sc_registry_remove(&a->registry, &uid, &c->chan.peer, &err);
+    if (rc != SC_OK) {
+        const char *type = rc == SC_ESTATE ? "PermissionError" : "KeyError";
+        sc_send_error_text(a, c, m->cid, type, type, "self.unregister_actor", err.msg);
         return;
     }
     reply_return(a, c, m->cid, pack_nil, NULL);
@@ -225,15 +229,68 @@ static int start_wait(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err 
     return sc_task_keep_text(t, name, err);
 }
 
+static int waiters_grow(sc_actor *a)
+{
+    size_t n = a->waiter_buckets ? a->waiter_buckets * 2 : 64;
+    sc_task **b = sc_calloc(n, sizeof(*b));
+    if (!b)
+        return SC_ENOMEM;
+    for (size_t i = 0; i < a->waiter_buckets; i++) {
+        for (sc_task *w = a->waiters[i], *next; w; w = next) {
+            next = w->wait_next;
+            sc_task **slot = &b[w->wait_hash & (n - 1)];
+            w->wait_prev = NULL;
+            w->wait_next = *slot;
+            if (*slot)
+                (*slot)->wait_prev = w;
+            *slot = w;
+        }
+    }
+    sc_free(a->waiters);
+    a->waiters = b;
+    a->waiter_buckets = n;
+    return SC_OK;
+}
+
+static int waiter_add(sc_actor *a, sc_task *t)
+{
+    if (a->nwaiters >= a->waiter_buckets && waiters_grow(a) != SC_OK)
+        return SC_ENOMEM;
+    t->wait_hash = sc_hash_bytes(t->text, t->text_len);
+    sc_task **slot = &a->waiters[t->wait_hash & (a->waiter_buckets - 1)];
+    t->wait_prev = NULL;
+    t->wait_next = *slot;
+    if (*slot)
+        (*slot)->wait_prev = t;
+    *slot = t;
+    t->waiting = 1;
+    a->nwaiters++;
+    return SC_OK;
+}
+
+void sc_waiter_remove(sc_actor *a, sc_task *t)
+{
+    if (!t->waiting)
+        return;
+    if (t->wait_prev)
+        t->wait_prev->wait_next = t->wait_next;
+    else
+        a->waiters[t->wait_hash & (a->waiter_buckets - 1)] = t->wait_next;
+    if (t->wait_next)
+        t->wait_next->wait_prev = t->wait_prev;
+    t->waiting = 0;
+    a->nwaiters--;
+}
+
 static void step_wait(sc_actor *a, sc_task *t)
 {
     sc_str name = { t->text, t->text_len };
-    if (sc_registry_count_name(&a->registry, name) == 0) {
-        for (sc_task *w = a->waiters; w; w = w->wait_next)
-            if (w == t)
-                return;
-        t->wait_next = a->waiters;
-        a->waiters = t;
+    if (!sc_registry_find(&a->registry, name)) {
+        if (!t->waiting && waiter_add(a, t) != SC_OK) {
+            sc_task_send_error(a, t, "MemoryError", "MemoryError",
+                               "out of memory adding a wait_for_actor waiter");
+            sc_task_finish(a, t);
+        }
         return;
     }
     addrs_arg x = { &a->registry, name };
@@ -246,10 +303,14 @@ static const sc_function self_wait = { "self", "wait_for_actor", SC_FT_ASYNCFUNC
 
 void sc_registry_wake(sc_actor *a, sc_str name)
 {
-    /* Each step of a satisfied waiter unlinks it, so restart the scan. */
+    if (!a->nwaiters)
+        return;
+    uint64_t h = sc_hash_bytes(name.ptr, name.len);
+    /* Each step of a satisfied waiter unlinks it (and a failed send may
+     * free others of its channel), so restart from the bucket's head. */
     for (;;) {
-        sc_task *w = a->waiters;
-        while (w && !sc_str_eq(name, (sc_str){ w->text, w->text_len }))
+        sc_task *w = a->waiters[h & (a->waiter_buckets - 1)];
+        while (w && (w->wait_hash != h || !sc_str_eq(name, (sc_str){ w->text, w->text_len })))
             w = w->wait_next;
         if (!w)
             return;

@@ -39,16 +39,6 @@ int sc_task_new(sc_actor *a, sc_conn *c, const sc_function *fn, sc_str cid, sc_t
     return SC_OK;
 }
 
-static void unlink_waiter(sc_actor *a, sc_task *t)
-{
-    for (sc_task **p = &a->waiters; *p; p = &(*p)->wait_next) {
-        if (*p == t) {
-            *p = t->wait_next;
-            return;
-        }
-    }
-}
-
 static void task_release_memory(sc_task *t)
 {
     sc_ctx_destroy(&t->ctx);
@@ -72,7 +62,7 @@ void sc_task_free(sc_actor *a, sc_task *t)
         sc_ctxcall_task_gone(a, t);
     if (t->timer >= 0)
         sc_timer_remove(a, t->timer);
-    unlink_waiter(a, t);
+    sc_waiter_remove(a, t);
     if (t->conn_prev)
         t->conn_prev->conn_next = t->conn_next;
     else

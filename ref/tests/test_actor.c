@@ -1427,8 +1427,10 @@ static void test_registry_bad_args(void)
     at_finish(&p);
 }
 
-/* RPC-11: a result that would break the message limit is replaced by an
- * error on its cid, and the channel stays usable. */
+/* RPC-11 and REG-16: the registry's byte bound keeps get_registry and
+ * wait_for_actor within the message limit, registrations beyond it get
+ * RuntimeError; a reply that a long cid pushes over the limit is replaced by
+ * an error on its cid, and the channel stays usable. */
 static void test_result_over_limit(void)
 {
     sc_actor_config cfg = config();
@@ -1439,24 +1441,33 @@ static void test_result_over_limit(void)
     sp_start(&p);
     int h = at_peer(&p);
     char *host = repeat('h', 100);
-    for (int i = 0; i < 12; i++) {
+    /* 512 bytes of registry: the actor's own entry and three of about 130. */
+    for (int i = 0; i < 4; i++) {
         char cid[8];
         snprintf(cid, sizeof(cid), "r%d", i);
         sp_cmd(&p, h, cid, "self", "register_actor", "{'uid': ['svc', 'u%d'], 'sockaddr': ['%s', %d]}",
                i, host, i);
-        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc") && at_return(&p, h, cid, "nil"));
+        CU_ASSERT(at_functype(&p, h, cid, "asyncfunc"));
+        int ok = i < 3 ? at_return(&p, h, cid, "nil")
+                       : sp_expect_error(&p, h, cid, "RuntimeError", "bytes") != NULL;
+        CU_ASSERT(ok);
     }
     sp_cmd(&p, h, "g1", "self", "get_registry", "{}");
     CU_ASSERT(at_functype(&p, h, "g1", "asyncfunc"));
-    CU_ASSERT(sp_expect_error(&p, h, "g1", "TypeError", NULL) != NULL);
+    CU_ASSERT(sp_expect_error(&p, h, "g1", "TypeError", NULL) == NULL);
     sp_cmd(&p, h, "w1", "self", "wait_for_actor", "{'name': 'svc'}");
     CU_ASSERT(at_functype(&p, h, "w1", "asyncfunc"));
-    CU_ASSERT(sp_expect_error(&p, h, "w1", "TypeError", NULL) != NULL);
+    CU_ASSERT(sp_expect_error(&p, h, "w1", "TypeError", NULL) == NULL);
+    char *cid = repeat('c', 700);
+    sp_cmd(&p, h, cid, "self", "get_registry", "{}");
+    CU_ASSERT(at_functype(&p, h, cid, "asyncfunc"));
+    CU_ASSERT(sp_expect_error(&p, h, cid, "TypeError", NULL) != NULL);
     CU_ASSERT(!sp_closed(&p, h) && sp_unread(&p, h) == 0);
     sp_cmd(&p, h, "f1", "self", "find_actor", "{'name': 'svc'}");
     CU_ASSERT(at_functype(&p, h, "f1", "asyncfunc"));
     CU_ASSERT(sp_expect(&p, h, "{'return': ['%s', 0], 'cid': 'f1'}", host));
     CU_ASSERT(sp_stats(&p).contexts == 0);
+    free(cid);
     free(host);
     at_finish(&p);
 }

@@ -36,6 +36,16 @@ static sc_uid uid_of(const char *name, const char *uuid)
     return (sc_uid){ { name, strlen(name) }, { uuid, strlen(uuid) } };
 }
 
+/* The i-th entry in registration order. */
+static const sc_reg_entry *nth(const sc_registry *r, size_t i)
+{
+    const sc_reg_entry *e = r->first;
+    while (e && i--)
+        e = e->order_next;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    return e;
+}
+
 static sc_str str_of(const char *s)
 {
     return (sc_str){ s, strlen(s) };
@@ -45,7 +55,7 @@ static int put(sc_registry *r, const char *name, const char *uuid, const char *h
 {
     sc_uid u = uid_of(name, uuid);
     sc_err err;
-    return sc_registry_put(r, &u, str_of(host), port, &err);
+    return sc_registry_put(r, &u, str_of(host), port, NULL, &err);
 }
 
 /* The registry of the trace: arbiter, svcd, client. */
@@ -59,7 +69,7 @@ static void fill_like_the_trace(sc_registry *r)
 static void test_init_is_empty(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     CU_ASSERT_EQUAL(r.count, 0);
     CU_ASSERT_EQUAL(r.max, 10);
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR("anything")));
@@ -72,7 +82,7 @@ static void test_init_is_empty(void)
 static void test_put_then_find_by_exact_name(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     CU_ASSERT_EQUAL(r.count, 3);
     const sc_reg_entry *e = sc_registry_find(&r, SC_STR("svcd"));
@@ -93,7 +103,7 @@ static void test_find_does_not_match_a_uuid_unlike_tractor(void)
     /* tractor's find_actor tests `name in uid`, so a uuid finds the entry;
      * REG-5 requires the name to be equal. */
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR(SVCD_UUID)));
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR(ARBITER_UUID)));
@@ -104,7 +114,7 @@ static void test_find_does_not_match_a_uuid_unlike_tractor(void)
 static void test_find_does_not_match_prefixes_or_extensions(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR("svc")));
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR("svcdd")));
@@ -122,7 +132,7 @@ static void test_find_does_not_match_prefixes_or_extensions(void)
 static void test_find_returns_the_earliest_entry_of_a_name(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     CU_ASSERT_EQUAL(put(&r, "w", "u1", "10.0.0.1", 1001), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "other", "u2", "10.0.0.2", 1002), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "w", "u3", "10.0.0.3", 1003), SC_OK);
@@ -136,7 +146,7 @@ static void test_find_returns_the_earliest_entry_of_a_name(void)
     /* Once the earliest goes, the next one of that name is found. */
     sc_uid u1 = uid_of("w", "u1");
     sc_err err;
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &u1, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &u1, NULL, &err), SC_OK);
     e = sc_registry_find(&r, SC_STR("w"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_STRING_EQUAL(e->uuid, "u3");
@@ -147,7 +157,7 @@ static void test_find_returns_the_earliest_entry_of_a_name(void)
 static void test_same_name_different_uuid_are_two_entries(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     CU_ASSERT_EQUAL(put(&r, "w", "u1", "h", 1), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "w", "u2", "h", 2), SC_OK);
     /* and the same uuid under another name too */
@@ -159,16 +169,16 @@ static void test_same_name_different_uuid_are_two_entries(void)
 static void test_update_replaces_the_address_and_keeps_the_position(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     /* Re-register arbiter (first) at another address: still first. */
     CU_ASSERT_EQUAL(put(&r, "arbiter", ARBITER_UUID, "192.168.1.20", 1616), SC_OK);
     CU_ASSERT_EQUAL(r.count, 3);
-    CU_ASSERT_STRING_EQUAL(r.entries[0].name, "arbiter");
-    CU_ASSERT_STRING_EQUAL(r.entries[0].host, "192.168.1.20");
-    CU_ASSERT_EQUAL(r.entries[0].port, 1616);
-    CU_ASSERT_STRING_EQUAL(r.entries[1].name, "svcd");
-    CU_ASSERT_STRING_EQUAL(r.entries[2].name, "client");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 0)->name, "arbiter");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 0)->host, "192.168.1.20");
+    CU_ASSERT_EQUAL(nth(&r, 0)->port, 1616);
+    CU_ASSERT_STRING_EQUAL(nth(&r, 1)->name, "svcd");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 2)->name, "client");
 
     /* The table encodes in registration order with the new address. */
     sc_buf b;
@@ -206,68 +216,68 @@ static void test_update_replaces_the_address_and_keeps_the_position(void)
 static void test_update_of_a_middle_entry_keeps_order(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     CU_ASSERT_EQUAL(put(&r, "a", "1", "h", 1), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "b", "2", "h", 2), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "c", "3", "h", 3), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "b", "2", "other-host", 22), SC_OK);
     CU_ASSERT_EQUAL(r.count, 3);
-    CU_ASSERT_STRING_EQUAL(r.entries[0].name, "a");
-    CU_ASSERT_STRING_EQUAL(r.entries[1].name, "b");
-    CU_ASSERT_STRING_EQUAL(r.entries[1].host, "other-host");
-    CU_ASSERT_EQUAL(r.entries[1].port, 22);
-    CU_ASSERT_STRING_EQUAL(r.entries[2].name, "c");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 0)->name, "a");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 1)->name, "b");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 1)->host, "other-host");
+    CU_ASSERT_EQUAL(nth(&r, 1)->port, 22);
+    CU_ASSERT_STRING_EQUAL(nth(&r, 2)->name, "c");
     sc_registry_destroy(&r);
 }
 
 static void test_remove_unknown_is_earg_naming_the_uid(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     sc_uid ghost = uid_of("ghost", "1234-abcd");
     sc_err err;
     sc_err_clear(&err);
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &ghost, &err), SC_EARG);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &ghost, NULL, &err), SC_EARG);
     CU_ASSERT_EQUAL(err.code, SC_EARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "ghost"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1234-abcd"));
     CU_ASSERT_EQUAL(r.count, 3);
     /* A known name with the wrong uuid is unknown too. */
     sc_uid wrong = uid_of("svcd", ARBITER_UUID);
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &wrong, &err), SC_EARG);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &wrong, NULL, &err), SC_EARG);
     CU_ASSERT_EQUAL(r.count, 3);
     /* Without an error object the code is still returned. */
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &ghost, NULL), SC_EARG);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &ghost, NULL, NULL), SC_EARG);
     sc_registry_destroy(&r);
 }
 
 static void test_remove_keeps_the_order_of_the_rest(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     CU_ASSERT_EQUAL(put(&r, "late", "u-late", "127.0.0.1", 41739), SC_OK);
     sc_uid svcd = uid_of("svcd", SVCD_UUID);
     sc_err err;
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &svcd, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &svcd, NULL, &err), SC_OK);
     CU_ASSERT_EQUAL(r.count, 3);
-    CU_ASSERT_STRING_EQUAL(r.entries[0].name, "arbiter");
-    CU_ASSERT_STRING_EQUAL(r.entries[1].name, "client");
-    CU_ASSERT_STRING_EQUAL(r.entries[2].name, "late");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 0)->name, "arbiter");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 1)->name, "client");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 2)->name, "late");
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR("svcd")));
     /* Removing twice: the second is unknown. */
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &svcd, &err), SC_EARG);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &svcd, NULL, &err), SC_EARG);
     /* Remove the last and the first. */
     sc_uid late = uid_of("late", "u-late");
     sc_uid arb = uid_of("arbiter", ARBITER_UUID);
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &late, &err), SC_OK);
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &arb, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &late, NULL, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &arb, NULL, &err), SC_OK);
     CU_ASSERT_EQUAL(r.count, 1);
-    CU_ASSERT_STRING_EQUAL(r.entries[0].name, "client");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 0)->name, "client");
     /* Re-registering a removed uid appends it at the end. */
     CU_ASSERT_EQUAL(put(&r, "arbiter", ARBITER_UUID, "127.0.0.1", 17616), SC_OK);
-    CU_ASSERT_STRING_EQUAL(r.entries[1].name, "arbiter");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 1)->name, "arbiter");
     sc_registry_destroy(&r);
 }
 
@@ -275,7 +285,7 @@ static void test_full_registry_refuses_a_new_uid_with_elimit(void)
 {
     enum { MAX = 40 };
     sc_registry r;
-    sc_registry_init(&r, MAX);
+    sc_registry_init(&r, MAX, 1u << 20);
     char uuid[32];
     for (int i = 0; i < MAX; i++) {
         snprintf(uuid, sizeof(uuid), "uuid-%d", i);
@@ -285,29 +295,29 @@ static void test_full_registry_refuses_a_new_uid_with_elimit(void)
     sc_uid extra = uid_of("w", "uuid-extra");
     sc_err err;
     sc_err_clear(&err);
-    CU_ASSERT_EQUAL(sc_registry_put(&r, &extra, SC_STR("h"), 1, &err), SC_ELIMIT);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &extra, SC_STR("h"), 1, NULL, &err), SC_ELIMIT);
     CU_ASSERT_EQUAL(err.code, SC_ELIMIT);
     CU_ASSERT(err.msg[0] != '\0');
-    CU_ASSERT_EQUAL(sc_registry_put(&r, &extra, SC_STR("h"), 1, NULL), SC_ELIMIT);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &extra, SC_STR("h"), 1, NULL, NULL), SC_ELIMIT);
     CU_ASSERT_EQUAL(r.count, MAX);
     CU_ASSERT_EQUAL(sc_registry_count_name(&r, SC_STR("w")), MAX);
     /* Updating a registered uid still works when full. */
     CU_ASSERT_EQUAL(put(&r, "w", "uuid-7", "new-host", 7), SC_OK);
-    CU_ASSERT_STRING_EQUAL(r.entries[7].host, "new-host");
+    CU_ASSERT_STRING_EQUAL(nth(&r, 7)->host, "new-host");
     CU_ASSERT_EQUAL(r.count, MAX);
     /* After a removal there is room for one more. */
     sc_uid seven = uid_of("w", "uuid-7");
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &seven, &err), SC_OK);
-    CU_ASSERT_EQUAL(sc_registry_put(&r, &extra, SC_STR("h"), 1, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &seven, NULL, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &extra, SC_STR("h"), 1, NULL, &err), SC_OK);
     CU_ASSERT_EQUAL(r.count, MAX);
-    CU_ASSERT_STRING_EQUAL(r.entries[MAX - 1].uuid, "uuid-extra");
+    CU_ASSERT_STRING_EQUAL(nth(&r, MAX - 1)->uuid, "uuid-extra");
     sc_registry_destroy(&r);
 }
 
 static void test_pack_addr_matches_the_find_actor_reply_of_the_trace(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     sc_buf b;
     msgpack_packer pk;
@@ -323,7 +333,7 @@ static void test_pack_addr_matches_the_find_actor_reply_of_the_trace(void)
 static void test_pack_addrs_matches_the_wait_for_actor_reply_of_the_trace(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     sc_buf b;
     msgpack_packer pk;
@@ -344,7 +354,7 @@ static void test_pack_addrs_matches_the_wait_for_actor_reply_of_the_trace(void)
 static void test_pack_addrs_lists_every_entry_of_the_name_in_order(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     CU_ASSERT_EQUAL(put(&r, "w", "u1", "a", 1), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "x", "u2", "b", 2), SC_OK);
     CU_ASSERT_EQUAL(put(&r, "w", "u3", "c", 300), SC_OK);
@@ -363,7 +373,7 @@ static void test_pack_addrs_lists_every_entry_of_the_name_in_order(void)
 static void test_pack_addrs_of_an_unknown_name_is_an_empty_array(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     sc_buf b;
     msgpack_packer pk;
@@ -377,7 +387,7 @@ static void test_pack_addrs_of_an_unknown_name_is_an_empty_array(void)
 static void test_pack_table_matches_the_get_registry_reply_of_the_trace(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     sc_buf b;
     msgpack_packer pk;
@@ -391,7 +401,7 @@ static void test_pack_table_matches_the_get_registry_reply_of_the_trace(void)
 static void test_pack_table_of_an_empty_registry_is_an_empty_map(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     sc_buf b;
     msgpack_packer pk;
     tu_packer_init(&pk, &b);
@@ -413,12 +423,12 @@ static void test_ports_are_packed_in_the_smallest_form(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sc_registry r;
-        sc_registry_init(&r, 1);
+        sc_registry_init(&r, 1, 1u << 20);
         CU_ASSERT_EQUAL_FATAL(put(&r, "n", "u", "h", cases[i].port), SC_OK);
         sc_buf b;
         msgpack_packer pk;
         tu_packer_init(&pk, &b);
-        CU_ASSERT_EQUAL(sc_registry_pack_addr(&pk, &r.entries[0]), 0);
+        CU_ASSERT_EQUAL(sc_registry_pack_addr(&pk, nth(&r, 0)), 0);
         char what[32];
         snprintf(what, sizeof(what), "port %u", (unsigned)cases[i].port);
         CU_ASSERT(tu_buf_eq_hex(what, &b, cases[i].hex));
@@ -430,7 +440,7 @@ static void test_ports_are_packed_in_the_smallest_form(void)
 static void test_pack_into_a_full_buffer_reports_failure(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     fill_like_the_trace(&r);
     /* Every prefix length of the table must fail cleanly. */
     for (size_t cap = 1; cap < 40; cap++) {
@@ -443,7 +453,7 @@ static void test_pack_into_a_full_buffer_reports_failure(void)
         sc_buf_free(&b);
         sc_buf_init(&b, cap < 14 ? cap : 13);
         msgpack_packer_init(&pk, &b, sc_buf_msgpack_write);
-        CU_ASSERT_EQUAL(sc_registry_pack_addr(&pk, &r.entries[0]), -1);
+        CU_ASSERT_EQUAL(sc_registry_pack_addr(&pk, nth(&r, 0)), -1);
         sc_buf_free(&b);
         sc_buf_init(&b, cap < 15 ? cap : 14);
         msgpack_packer_init(&pk, &b, sc_buf_msgpack_write);
@@ -455,17 +465,17 @@ static void test_pack_into_a_full_buffer_reports_failure(void)
 
 static void test_allocation_failure_in_put_changes_nothing(void)
 {
-    /* First registration (entries array, host, name, uuid), then an update
-     * (host only), then growth of the entries array past 16. */
+    /* First registration (bucket arrays, entry, name, uuid, host), then an
+     * update (host only), then growth of the bucket arrays past 16. */
     sc_registry r;
-    sc_registry_init(&r, 100);
+    sc_registry_init(&r, 100, 1u << 20);
     int succeeded = 0;
     for (unsigned long n = 1; n < 20 && !succeeded; n++) {
         sc_uid u = uid_of("svcd", SVCD_UUID);
         sc_err err;
         sc_err_clear(&err);
         sc_alloc_fail_at(n);
-        int rc = sc_registry_put(&r, &u, SC_STR("127.0.0.1"), 46833, &err);
+        int rc = sc_registry_put(&r, &u, SC_STR("127.0.0.1"), 46833, NULL, &err);
         sc_alloc_fail_at(0);
         if (rc == SC_OK) {
             succeeded = 1;
@@ -484,14 +494,14 @@ static void test_allocation_failure_in_put_changes_nothing(void)
     /* update under allocation failure: the old address stays */
     sc_uid u = uid_of("svcd", SVCD_UUID);
     sc_alloc_fail_at(1);
-    CU_ASSERT_EQUAL(sc_registry_put(&r, &u, SC_STR("10.1.1.1"), 9, NULL), SC_ENOMEM);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &u, SC_STR("10.1.1.1"), 9, NULL, NULL), SC_ENOMEM);
     sc_alloc_fail_at(0);
-    CU_ASSERT_STRING_EQUAL(r.entries[0].host, "127.0.0.1");
-    CU_ASSERT_EQUAL(r.entries[0].port, 46833);
+    CU_ASSERT_STRING_EQUAL(nth(&r, 0)->host, "127.0.0.1");
+    CU_ASSERT_EQUAL(nth(&r, 0)->port, 46833);
 
-    /* fill to the initial capacity, then make the growth fail */
+    /* fill to the initial bucket count, then make the growth fail */
     char uuid[32];
-    while (r.count < r.cap) {
+    while (r.count < r.nbuckets) {
         snprintf(uuid, sizeof(uuid), "u%zu", r.count);
         CU_ASSERT_EQUAL_FATAL(put(&r, "w", uuid, "h", 1), SC_OK);
     }
@@ -499,7 +509,7 @@ static void test_allocation_failure_in_put_changes_nothing(void)
     for (unsigned long n = 1; n < 20; n++) {
         sc_uid x = uid_of("x", "grow");
         sc_alloc_fail_at(n);
-        int rc = sc_registry_put(&r, &x, SC_STR("h"), 2, NULL);
+        int rc = sc_registry_put(&r, &x, SC_STR("h"), 2, NULL, NULL);
         sc_alloc_fail_at(0);
         if (rc == SC_OK)
             break;
@@ -515,7 +525,7 @@ static void test_allocation_failure_in_put_changes_nothing(void)
 static void test_empty_strings_are_a_valid_uid_and_host(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     CU_ASSERT_EQUAL(put(&r, "", "", "", 0), SC_OK);
     CU_ASSERT_PTR_NOT_NULL(sc_registry_find(&r, SC_STR("")));
     sc_buf b;
@@ -525,7 +535,7 @@ static void test_empty_strings_are_a_valid_uid_and_host(void)
     CU_ASSERT(tu_buf_eq_hex("table of the empty uid", &b, "81 92a0a0 92a000"));
     sc_buf_free(&b);
     sc_uid u = uid_of("", "");
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &u, NULL), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &u, NULL, NULL), SC_OK);
     CU_ASSERT_EQUAL(r.count, 0);
     sc_registry_destroy(&r);
 }
@@ -540,10 +550,10 @@ static void test_empty_strings_are_a_valid_uid_and_host(void)
 static void test_names_with_a_nul_byte_are_kept_whole(void)
 {
     sc_registry r;
-    sc_registry_init(&r, 10);
+    sc_registry_init(&r, 10, 1u << 20);
     sc_uid u = { { "a\0b", 3 }, { "u", 1 } };
-    CU_ASSERT_EQUAL(sc_registry_put(&r, &u, SC_STR("h"), 1, NULL), SC_OK);
-    CU_ASSERT_EQUAL(sc_registry_put(&r, &u, SC_STR("h"), 2, NULL), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &u, SC_STR("h"), 1, NULL, NULL), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &u, SC_STR("h"), 2, NULL, NULL), SC_OK);
     CU_ASSERT_EQUAL(r.count, 1);                                    /* got 2 */
     CU_ASSERT_PTR_NULL(sc_registry_find(&r, SC_STR("a")));          /* got a match */
     CU_ASSERT_EQUAL(sc_registry_count_name(&r, u.name), 1);        /* got 0 */
@@ -553,13 +563,110 @@ static void test_names_with_a_nul_byte_are_kept_whole(void)
     CU_ASSERT_EQUAL(sc_registry_pack_table(&pk, &r), 0);
     CU_ASSERT(tu_buf_eq_hex("table", &b, "81 92a3610062a175 92a16802"));
     sc_buf_free(&b);
-    CU_ASSERT_EQUAL(sc_registry_remove(&r, &u, NULL), SC_OK);       /* got SC_EARG */
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &u, NULL, NULL), SC_OK);       /* got SC_EARG */
+    sc_registry_destroy(&r);
+}
+
+/* REG-15: a peer changes or removes only what it registered, or its own
+ * uid's entry; nobody but the actor changes the actor's own entry. */
+static void test_only_the_registrant_or_the_named_actor_may_change_an_entry(void)
+{
+    sc_registry r;
+    sc_registry_init(&r, 10, 1u << 20);
+    sc_uid self = uid_of("arbiter", ARBITER_UUID);
+    sc_uid owner = uid_of("client", CLIENT_UUID);
+    sc_uid named = uid_of("svcd", SVCD_UUID);
+    sc_uid stranger = uid_of("mallory", "m-1");
+    sc_err err;
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &self, SC_STR("h"), 1, NULL, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &named, SC_STR("h"), 2, &owner, &err), SC_OK);
+    /* A stranger may neither move nor remove either entry. */
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &named, SC_STR("evil"), 9, &stranger, &err), SC_ESTATE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "svcd"));
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &named, &stranger, &err), SC_ESTATE);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &self, &stranger, &err), SC_ESTATE);
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &self, SC_STR("evil"), 9, &stranger, &err), SC_ESTATE);
+    /* The registry's own entry resists even its own uid coming from a peer. */
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &self, &self, &err), SC_ESTATE);
+    CU_ASSERT_STRING_EQUAL(sc_registry_find(&r, SC_STR("svcd"))->host, "h");
+    CU_ASSERT_EQUAL(r.count, 2);
+    /* The named actor may move its entry, the registrant may remove it. */
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &named, SC_STR("h2"), 3, &named, &err), SC_OK);
+    CU_ASSERT_EQUAL(sc_registry_remove(&r, &named, &owner, &err), SC_OK);
+    CU_ASSERT_EQUAL(r.count, 1);
+    sc_registry_destroy(&r);
+}
+
+/* REG-16: names, uuids and the total are bounded, and a table at the byte
+ * bound still encodes within the message limit it was derived from. */
+static void test_bounds_on_names_and_bytes_keep_the_table_within_a_message(void)
+{
+    enum { FRAME = 4096 };
+    sc_registry r;
+    sc_registry_init(&r, 1000, sc_registry_bytes_for(FRAME));
+    char name[SC_REG_NAME_MAX + 2];
+    memset(name, 'n', sizeof(name));
+    sc_uid long_name = { { name, SC_REG_NAME_MAX + 1 }, { "u", 1 } };
+    sc_err err;
+    CU_ASSERT_EQUAL(sc_registry_put(&r, &long_name, SC_STR("h"), 1, NULL, &err), SC_ELIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "at most"));
+    int added = 0;
+    for (;; added++) {
+        char uuid[32];
+        snprintf(uuid, sizeof(uuid), "%d", added);
+        sc_uid u = { { name, SC_REG_NAME_MAX }, { uuid, strlen(uuid) } };
+        int rc = sc_registry_put(&r, &u, SC_STR("127.0.0.1"), 65535, NULL, &err);
+        if (rc != SC_OK) {
+            CU_ASSERT_EQUAL(rc, SC_ELIMIT);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bytes"));
+            break;
+        }
+    }
+    CU_ASSERT(added > 5);
+    sc_buf b;
+    msgpack_packer pk;
+    tu_packer_init(&pk, &b);
+    CU_ASSERT_EQUAL(sc_registry_pack_table(&pk, &r), 0);
+    /* 17 bytes of envelope and a 256-byte cid with its header */
+    CU_ASSERT(sc_buf_size(&b) + 17 + 259 <= FRAME);
+    sc_buf_free(&b);
+    sc_registry_destroy(&r);
+}
+
+/* Lookups by name and removals do not walk the table: 20000 entries of one
+ * name, removed oldest first, each time leaving the next oldest found. */
+static void test_many_entries_of_one_name_stay_in_order(void)
+{
+    enum { N = 20000 };
+    sc_registry r;
+    sc_registry_init(&r, N, 64u << 20);
+    char uuid[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(uuid, sizeof(uuid), "u%d", i);
+        CU_ASSERT_EQUAL_FATAL(put(&r, "w", uuid, "h", 1), SC_OK);
+    }
+    CU_ASSERT_EQUAL(sc_registry_count_name(&r, SC_STR("w")), N);
+    for (int i = 0; i < N; i++) {
+        snprintf(uuid, sizeof(uuid), "u%d", i);
+        const sc_reg_entry *e = sc_registry_find(&r, SC_STR("w"));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+        CU_ASSERT_STRING_EQUAL_FATAL(e->uuid, uuid);
+        sc_uid u = uid_of("w", uuid);
+        CU_ASSERT_EQUAL_FATAL(sc_registry_remove(&r, &u, NULL, NULL), SC_OK);
+    }
+    CU_ASSERT_EQUAL(r.count, 0);
+    CU_ASSERT_EQUAL(r.bytes, 0);
     sc_registry_destroy(&r);
 }
 
 int register_registry_tests(void)
 {
     static CU_TestInfo tests[] = {
+        { "only_the_registrant_or_the_named_actor_may_change_an_entry",
+          test_only_the_registrant_or_the_named_actor_may_change_an_entry },
+        { "bounds_on_names_and_bytes_keep_the_table_within_a_message",
+          test_bounds_on_names_and_bytes_keep_the_table_within_a_message },
+        { "many_entries_of_one_name_stay_in_order", test_many_entries_of_one_name_stay_in_order },
         { "init_is_empty", test_init_is_empty },
         { "put_then_find_by_exact_name", test_put_then_find_by_exact_name },
         { "find_does_not_match_a_uuid_unlike_tractor",
