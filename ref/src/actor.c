@@ -9,6 +9,7 @@
  * rejection is decided here from the codes of the channel and message
  * layers, logged with its reason, and never reaches another channel. */
 #include "actor_int.h"
+#include "budget.h"
 #include "nursery.h"
 
 #include <ctype.h>
@@ -263,6 +264,7 @@ static int conn_new(sc_actor *a, sc_conn_role role, sc_conn **out, sc_err *err)
         return err ? err->code : SC_ENOMEM;
     }
     c->id = (sc_conn_id)slot;
+    c->serial = ++a->next_serial;
     c->role = role;
     c->hs_timer = -1;
     a->conns[slot] = c;
@@ -313,6 +315,8 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why)
         sc_child_parent_lost(a, c);
     else if (c->role == SC_ROLE_CALLER)
         sc_ctxcall_conn_lost(a, c, why);
+    else if (c->held)
+        sc_nursery_claim_lost(a, c);
     sc_actor_push_event(a, SC_EV_CLOSE, c);
 }
 
@@ -639,6 +643,12 @@ static int conn_wants_input(const sc_actor *a, const sc_conn *c)
            sc_chan_output_size(&c->chan) < a->cfg.limits.max_outbuf;
 }
 
+static int park_spent(const sc_actor *a, const sc_conn *c)
+{
+    return c->parked_msgs >= a->cfg.limits.park_max_msgs ||
+           c->parked_bytes >= a->cfg.limits.park_max_bytes;
+}
+
 static void send_overrun(sc_actor *a, sc_conn *c, sc_task *t)
 {
     char local[160], remote[160], text[600];
@@ -674,6 +684,7 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
     sc_push_outcome outcome;
     size_t bytes;
     sc_err err;
+    size_t before = sc_ctx_queued_bytes(&t->ctx);
     if (sc_ctx_push(&t->ctx, m->kind, m->kind == SC_MSG_STOP ? NULL : m->value, &outcome, &bytes,
                     &err) != SC_OK) {
         sc_conn_close(a, c, SC_LOG_ERROR, err.msg);
@@ -683,16 +694,28 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
         send_overrun(a, c, t);
         return;
     }
+    /* What waits in the queue is on the sender's account (budget.h). */
+    size_t queued = sc_ctx_queued_bytes(&t->ctx) - before;
+    int rc = sc_budget_take(a, c, queued, &err);
+    if (rc == SC_OK && sc_budget_queue_note(a, t, c, queued, &err) != SC_OK) {
+        sc_budget_give(a, c->id, c->serial, queued);
+        rc = SC_ENOMEM;
+    }
+    if (rc != SC_OK) {
+        sc_ctx_drop_last(&t->ctx, before);
+        sc_log(a, SC_LOG_WARNING, "refusing a %s for %.*s on connection %u (%s): %s",
+               sc_msg_kind_name(m->kind), (int)(t->ctx.cid.len > 64 ? 64 : t->ctx.cid.len),
+               t->ctx.cid.ptr, c->id, c->peer, err.msg);
+        send_overrun(a, c, t);
+        return;
+    }
     if (outcome == SC_PUSH_PARKED) {
-        sc_conn *owner = t->conn;
-        owner->parked_msgs++;
-        owner->parked_bytes += bytes;
-        if (owner->parked_msgs >= a->cfg.limits.park_max_msgs ||
-            owner->parked_bytes >= a->cfg.limits.park_max_bytes) {
-            /* c may be another channel with the same peer uid (CID-4):
-             * it resumes when owner's budget comes back. */
+        /* Parked on the sender's budget, even when it is another channel
+         * with the peer's uid (CID-4): only the sender stops reading. */
+        c->parked_msgs++;
+        c->parked_bytes += bytes;
+        if (park_spent(a, c)) {
             c->paused_park = 1;
-            c->paused_on = owner;
             sc_conn_kick(a, c);
         }
         return;
@@ -700,29 +723,17 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
     sc_task_step(a, t);
 }
 
-static int park_spent(const sc_actor *a, const sc_conn *c)
+void sc_park_release(sc_actor *a, sc_conn *c, unsigned msgs, size_t bytes)
 {
-    return c->parked_msgs >= a->cfg.limits.park_max_msgs ||
-           c->parked_bytes >= a->cfg.limits.park_max_bytes;
-}
-
-void sc_park_release(sc_actor *a, sc_conn *owner, unsigned msgs, size_t bytes)
-{
-    int was_spent = park_spent(a, owner);
-    owner->parked_msgs -= msgs;
-    owner->parked_bytes -= bytes;
-    if (!was_spent || park_spent(a, owner))
+    int was_spent = park_spent(a, c);
+    c->parked_msgs -= msgs;
+    c->parked_bytes -= bytes;
+    if (!was_spent || park_spent(a, c) || !c->paused_park)
         return;
-    for (size_t i = 0; i < a->nconns_slots; i++) {
-        sc_conn *c = a->conns[i];
-        if (!c || !c->paused_park || c->paused_on != owner)
-            continue;
-        c->paused_park = 0;
-        c->paused_on = NULL;
-        a->input_resumable = 1;
-        if (!c->closing)
-            sc_conn_kick(a, c);
-    }
+    c->paused_park = 0;
+    a->input_resumable = 1;
+    if (!c->closing)
+        sc_conn_kick(a, c);
 }
 
 static void handle_call_reply(sc_actor *a, sc_conn *c, const sc_msg *m)

@@ -49,10 +49,14 @@ typedef struct sc_actor_config {
     const char *registry_host; /* register there; NULL for none */
     uint16_t registry_port;
     /* Supervision (spec/protocol.md section 12, nursery.h). */
-    unsigned max_children;     /* child processes at once; 0 (the default): no spawning */
+    unsigned max_children;     /* processes of the whole tree below this actor at once: each
+                                * child counts 1 + its share; 0 (the default): no spawning */
+    unsigned child_budget;     /* the share each child gets (0: children are leaves) */
     double cancel_timeout;     /* wait for a child's self.cancel acknowledgement (0.5 s) */
     double kill_grace;         /* cancel to SIGTERM, and SIGTERM to SIGKILL (3 s) */
     const char *exe_path;      /* the runtime's program, named in a child's enable_modules */
+    int verify_children;       /* ask the glue whether a channel claiming a child's uid comes
+                                * from that child's process (SC_EV_VERIFY_CHILD, SUP-14) */
     /* Child mode: connect to the parent there, take the init map, then
      * listen where it says.  NULL for an actor started on its own. */
     const char *parent_host;
@@ -77,10 +81,13 @@ typedef enum sc_event_kind {
     SC_EV_LISTEN,        /* child mode: listen on host:port, then sc_actor_listening or
                           * sc_actor_listen_failed */
     SC_EV_SPAWN,         /* run child `child` as a process of this runtime in child mode,
-                          * uid (name, uuid), parent address host:port; then
+                          * uid (name, uuid), parent address host:port, and `status`
+                          * the child's own process budget (its max_children); then
                           * sc_actor_child_spawned or sc_actor_child_spawn_failed, and
                           * sc_actor_child_exited once it has been reaped */
-    SC_EV_SIGNAL         /* send signal `status` to child `child` if it was not reaped */
+    SC_EV_SIGNAL,        /* send signal `status` to child `child` if it was not reaped */
+    SC_EV_VERIFY_CHILD   /* is conn's peer the process `status` (child `child`)?  Answer
+                          * with sc_actor_child_verified (only with verify_children) */
 } sc_event_kind;
 
 typedef struct sc_event {
@@ -88,7 +95,8 @@ typedef struct sc_event {
     sc_conn_id conn;
     char host[64];
     uint16_t port;
-    int status;          /* SC_EV_EXIT: exit status; SC_EV_SIGNAL: the signal */
+    int status;          /* SC_EV_EXIT: exit status; SC_EV_SIGNAL: the signal; SC_EV_SPAWN:
+                          * the child's budget; SC_EV_VERIFY_CHILD: its pid */
     uint32_t child;      /* SC_EV_SPAWN, SC_EV_SIGNAL */
     char name[72];       /* SC_EV_SPAWN: the child's uid */
     char uuid[40];
@@ -133,6 +141,9 @@ void sc_actor_listen_failed(sc_actor *a, const char *why, double now);
  * sc_actor_child_exited follows then). */
 void sc_actor_child_spawned(sc_actor *a, uint32_t child, int pid, double now);
 void sc_actor_child_spawn_failed(sc_actor *a, uint32_t child, const char *why, double now);
+/* After SC_EV_VERIFY_CHILD: 1 the connection's peer is that process, 0 it is
+ * provably another one, -1 the glue cannot tell (a peer on another host). */
+void sc_actor_child_verified(sc_actor *a, sc_conn_id conn, int verdict, double now);
 /* The child's process ended and was reaped; wait_status as from waitpid(). */
 void sc_actor_child_exited(sc_actor *a, uint32_t child, int wait_status, double now);
 

@@ -15,6 +15,7 @@
 typedef struct sc_task sc_task;
 typedef struct sc_conn sc_conn;
 typedef struct sc_child sc_child;
+typedef struct sc_charge sc_charge;
 
 typedef enum sc_conn_role {
     SC_ROLE_PEER = 0,      /* accepted, or any channel that serves requests */
@@ -28,6 +29,7 @@ typedef enum sc_conn_role {
 
 struct sc_conn {
     sc_conn_id id;
+    uint32_t serial;       /* tells it apart from a later connection with the same id */
     sc_conn_role role;
     int connecting;        /* outbound, not yet connected */
     int closing;           /* SC_EV_CLOSE was emitted */
@@ -37,15 +39,15 @@ struct sc_conn {
     int held;              /* not read for now: a child's parent channel until it serves */
     sc_child *child;       /* SC_ROLE_CHILD: whose channel */
     sc_task *caller;       /* SC_ROLE_CALLER: the ctx_call task it serves */
-    sc_conn *paused_on;    /* whose budget: this channel's or another of the same uid */
     sc_chan chan;
     char peer[64];         /* the peer's address, for log records */
     double hs_deadline;
     int hs_timer;          /* index in the timer heap, -1 if none */
     sc_task *tasks;        /* tasks this channel started */
     unsigned ntasks;
-    unsigned parked_msgs;  /* parking budget used by contexts it started */
+    unsigned parked_msgs;  /* parking budget used by messages it delivered */
     size_t parked_bytes;
+    size_t retained;       /* bytes kept on its account (budget.h) */
     /* our own request on this connection (registry calls) */
     char call_cid[40];
     int call_state;        /* 0 none, 1 sent, 2 functype seen */
@@ -71,6 +73,8 @@ struct sc_actor {
     sc_conn **conns;       /* indexed by id; NULL = free */
     size_t nconns_slots;
     unsigned nconns;
+    uint32_t next_serial;
+    size_t retained;       /* bytes kept for all peers (budget.h) */
     sc_ctx_table contexts;
     sc_registry registry;
     sc_task **waiters;     /* wait_for_actor tasks, hashed by the name awaited */
@@ -154,6 +158,11 @@ struct sc_task {
     size_t text_len;
     void *sup;                  /* supervision: the scope it owns, or the child it waits for */
     sc_conn *out;               /* ctx_call: the channel it opened */
+    size_t own_charged;         /* charged to conn for the context itself (budget.h) */
+    sc_charge *charges;         /* ring: who delivered each queued message */
+    unsigned charge_head;
+    unsigned charge_count;
+    unsigned charge_cap;
 };
 
 enum {
@@ -181,9 +190,9 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why);
 /* After a failed send on c: log and close the channel. Returns rc. */
 int sc_conn_send_failed(sc_actor *a, sc_conn *c, int rc, const sc_err *err);
 int sc_conn_has_room(const sc_actor *a, const sc_conn *c);
-/* Parked messages of the contexts owner started left the parking area:
- * give the budget back, and let channels paused on it read again. */
-void sc_park_release(sc_actor *a, sc_conn *owner, unsigned msgs, size_t bytes);
+/* Parked messages that c delivered left the parking area: give its
+ * parking budget back, and let it read again. */
+void sc_park_release(sc_actor *a, sc_conn *c, unsigned msgs, size_t bytes);
 /* self.cancel and shutdown: every task of every channel ends with its
  * cancellation message; then the listener and every channel close. */
 void sc_actor_cancel_all_tasks(sc_actor *a);
@@ -235,8 +244,8 @@ int sc_task_wait_room(sc_actor *a, sc_task *t);
 void sc_task_open_stream(sc_task *t, int backpressure);
 /* Take the oldest queued message, giving parking budget back. */
 void sc_task_pop(sc_actor *a, sc_task *t);
-int sc_task_keep_value(sc_task *t, const msgpack_object *v, sc_err *err);
-int sc_task_keep_text(sc_task *t, sc_str s, sc_err *err);
+int sc_task_keep_value(sc_actor *a, sc_task *t, const msgpack_object *v, sc_err *err);
+int sc_task_keep_text(sc_actor *a, sc_task *t, sc_str s, sc_err *err);
 
 int sc_timer_add(sc_actor *a, double deadline, sc_task *t, sc_conn *c);
 int sc_timer_add_child(sc_actor *a, double deadline, sc_child *ch);

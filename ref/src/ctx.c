@@ -168,6 +168,14 @@ int sc_ctx_push(sc_ctx *c, sc_msg_kind kind, const msgpack_object *value,
     return SC_OK;
 }
 
+void sc_ctx_drop_last(sc_ctx *c, size_t size_before)
+{
+    if (c->count > c->buffer_size)
+        c->parked_bytes -= sc_buf_size(&c->queue) - size_before;
+    c->count--;
+    sc_buf_truncate(&c->queue, size_before);
+}
+
 int sc_ctx_peek(const sc_ctx *c, sc_ctx_item *item)
 {
     if (c->count == 0)

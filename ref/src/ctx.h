@@ -66,6 +66,9 @@ typedef struct sc_ctx_item {
     size_t len;
 } sc_ctx_item;
 
+/* Take back the item the last push stored; size_before is what
+ * sc_ctx_queued_bytes said before that push. */
+void sc_ctx_drop_last(sc_ctx *c, size_t size_before);
 /* Peek at the oldest item; 0 if the queue is empty. */
 int sc_ctx_peek(const sc_ctx *c, sc_ctx_item *item);
 /* Drop the oldest item.  *unparked_bytes > 0 when a parked item moved into

@@ -80,7 +80,7 @@ static int start_ctx_call(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_
         if (!sc_obj_str(&kwargs->via.map.ptr[i].key, &key))
             return sc_err_set(err, SC_EARG, "ctx_call() argument 'kwargs' must have str keys");
     }
-    if (keep_target(t, ns, func, err) != SC_OK || sc_task_keep_value(t, kwargs, err) != SC_OK)
+    if (keep_target(t, ns, func, err) != SC_OK || sc_task_keep_value(a, t, kwargs, err) != SC_OK)
         return err->code;
     char h[HOST_MAX];
     snprintf(h, sizeof(h), "%.*s", (int)host.len, host.ptr);
@@ -188,7 +188,7 @@ static void send_cancel(sc_actor *a, sc_task *t)
     char cid[37];
     sc_err err;
     sc_uuid4(a, cid);
-    if (sc_task_keep_text(t, (sc_str){ cid, 36 }, &err) != SC_OK) {
+    if (sc_task_keep_text(a, t, (sc_str){ cid, 36 }, &err) != SC_OK) {
         fail(a, t, "MemoryError", "%s", err.msg);
         return;
     }
@@ -217,7 +217,7 @@ static void step_ctx_call(sc_actor *a, sc_task *t)
 static void took_started(sc_actor *a, sc_task *t, sc_conn *c, const sc_msg *m)
 {
     sc_err err;
-    if (sc_task_keep_value(t, m->value, &err) != SC_OK) {
+    if (sc_task_keep_value(a, t, m->value, &err) != SC_OK) {
         fail(a, t, "MemoryError", "%s", err.msg);
         return;
     }

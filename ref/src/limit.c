@@ -16,4 +16,6 @@ void sc_limits_default(sc_limits *l)
     l->park_max_bytes = 4u << 20;
     l->max_outbuf = 4u << 20;
     l->max_registry = 65536;
+    l->max_conn_bytes = 32u << 20;
+    l->max_total_bytes = 512u << 20;
 }

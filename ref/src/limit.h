@@ -26,6 +26,8 @@ typedef struct sc_limits {
     size_t park_max_bytes;     /* the same, in bytes */
     size_t max_outbuf;         /* unsent output per connection before reading pauses */
     unsigned max_registry;     /* entries of the registry role (REG-3) */
+    size_t max_conn_bytes;     /* bytes kept on one connection's account (LIM-20) */
+    size_t max_total_bytes;    /* bytes kept for all peers together (LIM-21) */
 } sc_limits;
 
 void sc_limits_default(sc_limits *l);

@@ -21,6 +21,7 @@
  * the socket is closed and the id released to the actor. */
 #define _GNU_SOURCE /* accept4 */
 #include "loop.h"
+#include "peercred.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -688,7 +689,7 @@ static void on_child(struct ev_loop *ev, ev_child *w, int revents)
  * `python -m tractor._child --uid ... --parent_addr ...`. */
 static void spawn_child(sc_loop *L, const sc_event *e, double now)
 {
-    char uid[160], addr[100];
+    char uid[160], addr[100], budget[16];
     size_t nlead = 0, nextra = 0, i = 0;
     const char **argv;
     proc *p;
@@ -704,7 +705,7 @@ static void spawn_child(sc_loop *L, const sc_event *e, double now)
         nlead++;
     while (L->opts.child_args && L->opts.child_args[nextra])
         nextra++;
-    argv = sc_calloc(nlead + nextra + 6, sizeof(*argv));
+    argv = sc_calloc(nlead + nextra + 8, sizeof(*argv));
     p = sc_calloc(1, sizeof(*p));
     if (!argv || !p) {
         sc_free(argv);
@@ -721,6 +722,12 @@ static void spawn_child(sc_loop *L, const sc_event *e, double now)
     argv[i++] = addr;
     for (size_t k = 0; k < nextra; k++)
         argv[i++] = L->opts.child_args[k];
+    if (L->opts.child_args) {
+        /* A child of this program gets its share of the tree's budget. */
+        snprintf(budget, sizeof(budget), "%d", e->status);
+        argv[i++] = "--max-children";
+        argv[i++] = budget;
+    }
     argv[i] = NULL;
 
     pid = fork();
@@ -850,6 +857,9 @@ static void handle_event(sc_loop *L, const sc_event *e, double now)
         break;
     case SC_EV_SIGNAL:
         signal_child(L, e);
+        break;
+    case SC_EV_VERIFY_CHILD:
+        sc_actor_child_verified(L->a, e->conn, c ? peercred_is_process(c->fd, e->status) : -1, now);
         break;
     }
 }

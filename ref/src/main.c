@@ -31,6 +31,7 @@
 
 #include "actor.h"
 #include "cli.h"
+#include "hash.h"
 #include "loop.h"
 
 #define PROG "scwire-ref"
@@ -360,7 +361,10 @@ static void print_help(void)
            "                           no --listen, and nothing on standard output\n"
            "\n"
            "Supervision:\n", d->max_registry);
-    printf("  --max-children N         child processes at once, 0 for none (default %u)\n"
+    printf("  --max-children N         processes of the whole tree below this actor at once:\n"
+           "                           each child counts 1 and its share; 0 for none (default %u)\n"
+           "  --child-budget N         the share: how many processes each child may start below\n"
+           "                           it, handed to it as its --max-children (default 0)\n"
            "  --cancel-timeout S       wait for a child's self.cancel answer (default %g)\n"
            "  --kill-grace S           from cancelling a child to SIGTERM, and from SIGTERM to\n"
            "                           SIGKILL (default %g)\n"
@@ -427,7 +431,7 @@ enum {
     OPT_NAME = 256, OPT_UUID, OPT_LISTEN, OPT_REGISTRY, OPT_REGISTRY_ROLE, OPT_CODEC,
     OPT_PROFILE, OPT_LOGLEVEL, OPT_MSG_BUFFER_SIZE, OPT_MAX_FRAME, OPT_MAX_DEPTH, OPT_MAX_STR,
     OPT_MAX_ENTRIES, OPT_MAX_CONTEXTS, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_OUTBUF,
-    OPT_UID, OPT_PARENT_ADDR, OPT_MAX_CHILDREN, OPT_CANCEL_TIMEOUT, OPT_KILL_GRACE, OPT_ADVERTISE,
+    OPT_UID, OPT_PARENT_ADDR, OPT_MAX_CHILDREN, OPT_CHILD_BUDGET, OPT_CANCEL_TIMEOUT, OPT_KILL_GRACE, OPT_ADVERTISE,
     OPT_CHILD_PROGRAM, OPT_CHILD_ARG,
     OPT_MAX_REGISTRY, OPT_HELP, OPT_VERSION
 };
@@ -454,6 +458,7 @@ static const struct option long_options[] = {
     { "uid", required_argument, NULL, OPT_UID },
     { "parent_addr", required_argument, NULL, OPT_PARENT_ADDR },
     { "max-children", required_argument, NULL, OPT_MAX_CHILDREN },
+    { "child-budget", required_argument, NULL, OPT_CHILD_BUDGET },
     { "cancel-timeout", required_argument, NULL, OPT_CANCEL_TIMEOUT },
     { "kill-grace", required_argument, NULL, OPT_KILL_GRACE },
     { "child-program", required_argument, NULL, OPT_CHILD_PROGRAM },
@@ -470,7 +475,7 @@ static int inherited(int opt)
     switch (opt) {
     case OPT_PROFILE: case OPT_MSG_BUFFER_SIZE: case OPT_MAX_FRAME: case OPT_MAX_DEPTH:
     case OPT_MAX_STR: case OPT_MAX_ENTRIES: case OPT_MAX_CONTEXTS: case OPT_MAX_CONNS:
-    case OPT_HANDSHAKE_TIMEOUT: case OPT_MAX_OUTBUF: case OPT_MAX_CHILDREN:
+    case OPT_HANDSHAKE_TIMEOUT: case OPT_MAX_OUTBUF: case OPT_CHILD_BUDGET:
     case OPT_CANCEL_TIMEOUT: case OPT_KILL_GRACE:
         return 1;
     default:
@@ -508,8 +513,14 @@ int main(int argc, char **argv)
     /* One write(2) per log line, so that a line stays whole when stderr is
      * shared with other processes (a test runner, a supervisor). */
     setvbuf(stderr, NULL, _IOLBF, 0);
+    /* A secret hash key per process, so that no peer can pick keys that
+     * collide in the actor's tables. */
+    uint8_t hash_key[16];
+    fill_random(NULL, hash_key, sizeof(hash_key));
+    sc_hash_set_key(hash_key);
 
     sc_actor_config_default(&cfg);
+    cfg.verify_children = 1;
     cfg.max_children = DEFAULT_MAX_CHILDREN;
 
     opterr = 0;
@@ -564,6 +575,9 @@ int main(int argc, char **argv)
             break;
         case OPT_MAX_CHILDREN:
             cfg.max_children = (unsigned)cli_parse_count("--max-children", optarg, 0, 4096);
+            break;
+        case OPT_CHILD_BUDGET:
+            cfg.child_budget = (unsigned)cli_parse_count("--child-budget", optarg, 0, 4096);
             break;
         case OPT_CANCEL_TIMEOUT:
             cfg.cancel_timeout = cli_parse_seconds("--cancel-timeout", optarg);

@@ -145,6 +145,17 @@ static sc_child *child_by_id(sc_actor *a, uint32_t id)
     return NULL;
 }
 
+/* The whole tree below this actor is bounded by its max_children: each
+ * child takes one unit for itself and the share it may hand further down
+ * (SUP-15). */
+static unsigned budget_used(const sc_actor *a)
+{
+    unsigned n = 0;
+    for (const sc_child *ch = a->children; ch; ch = ch->next)
+        n += ch->done ? 0 : 1 + ch->share;
+    return n;
+}
+
 unsigned sc_nursery_live(const sc_actor *a)
 {
     unsigned n = 0;
@@ -453,11 +464,16 @@ void sc_nursery_timeout(sc_actor *a, sc_child *ch)
 
 /* ---- the child's channel -------------------------------------------------------- */
 
+static void take_claim(sc_actor *a, sc_conn *c, sc_child *ch);
+
+/* A uid is the only credential of the protocol, and a spawning child's uid
+ * shows on its command line to anyone on the host: so one claim per child,
+ * and, where the glue can check it, only from the child's own process. */
 void sc_nursery_claim(sc_actor *a, sc_conn *c)
 {
     sc_child *ch = a->children;
     for (; ch; ch = ch->next) {
-        if (ch->exited || ch->connected ||
+        if (ch->exited || ch->connected || ch->claiming ||
             (ch->state != SC_CHILD_SPAWNING && ch->state != SC_CHILD_CANCELLING))
             continue;
         sc_uid uid;
@@ -467,6 +483,56 @@ void sc_nursery_claim(sc_actor *a, sc_conn *c)
     }
     if (!ch)
         return;
+    if (!a->cfg.verify_children || ch->pid <= 0) {
+        take_claim(a, c, ch);
+        return;
+    }
+    sc_event *ev = sc_actor_push_event(a, SC_EV_VERIFY_CHILD, c);
+    if (!ev) {
+        take_claim(a, c, ch);
+        return;
+    }
+    ev->status = ch->pid;
+    ev->child = ch->id;
+    ch->claiming = c;
+    c->held = 1;
+}
+
+void sc_actor_child_verified(sc_actor *a, sc_conn_id id, int verdict, double now)
+{
+    a->now = now;
+    sc_conn *c = id < a->nconns_slots ? a->conns[id] : NULL;
+    sc_child *ch = a->children;
+    while (ch && (!c || ch->claiming != c))
+        ch = ch->next;
+    if (ch) {
+        ch->claiming = NULL;
+        c->held = 0;
+        if (verdict != 0 && !ch->exited) {
+            take_claim(a, c, ch);
+        } else {
+            char uid[160];
+            child_repr(ch, uid, sizeof(uid));
+            sc_log(a, SC_LOG_WARNING,
+                   "connection %u (%s) claims the uid of child %s but is not its process %d: "
+                   "served as an ordinary peer",
+                   c->id, c->peer, uid, ch->pid);
+        }
+        sc_conn_resume(a, c);
+    }
+    sc_actor_settle(a);
+}
+
+void sc_nursery_claim_lost(sc_actor *a, sc_conn *c)
+{
+    for (sc_child *ch = a->children; ch; ch = ch->next)
+        if (ch->claiming == c)
+            ch->claiming = NULL;
+}
+
+/* The channel becomes the child's: the init map and its commands go out. */
+static void take_claim(sc_actor *a, sc_conn *c, sc_child *ch)
+{
     char uid[160];
     child_repr(ch, uid, sizeof(uid));
     sc_log(a, SC_LOG_RUNTIME, "child %s connected back on connection %u", uid, c->id);
@@ -727,22 +793,35 @@ static void child_free(sc_actor *a, sc_child *ch)
 static int room_for(sc_actor *a, unsigned n, sc_err *err)
 {
     if (a->cfg.max_children == 0)
-        return sc_err_set(err, SC_ESTATE, "this actor does not spawn children (its limit of "
-                                          "children is 0)");
+        return sc_err_set(err, SC_ESTATE, "this actor does not spawn children (its process "
+                                          "budget, --max-children, is 0)");
     if (a->shutting_down)
         return sc_err_set(err, SC_ESTATE, "the actor is shutting down");
-    unsigned live = sc_nursery_live(a);
-    if (live + n > a->cfg.max_children)
-        return sc_err_set(err, SC_ELIMIT, "%u more children would pass the limit of %u (%u running)",
-                          n, a->cfg.max_children, live);
+    unsigned used = budget_used(a);
+    if (used + n > a->cfg.max_children)
+        return sc_err_set(err, SC_ELIMIT,
+                          "%u more children would pass the process budget of %u (%u taken by the "
+                          "children running and their own shares)",
+                          n, a->cfg.max_children, used);
     return SC_OK;
+}
+
+/* What a new child may start below it: --child-budget, but never so much
+ * that `siblings` children still to come in the same call find no room. */
+static unsigned share_for(const sc_actor *a, unsigned siblings)
+{
+    unsigned used = budget_used(a);
+    unsigned left = a->cfg.max_children > used + 1 + siblings
+                        ? a->cfg.max_children - used - 1 - siblings : 0;
+    return a->cfg.child_budget < left ? a->cfg.child_budget : left;
 }
 
 /* Start a child in scope s; it takes ns, func and kwargs (may be NULL).
  * NULL when out of memory (the strings are freed then). */
-static sc_child *spawn(sc_actor *a, sc_scope *s, unsigned index, sc_str name, char *ns, char *func,
-                       char *kwargs, size_t kwargs_len)
+static sc_child *spawn(sc_actor *a, sc_scope *s, unsigned index, unsigned siblings, sc_str name,
+                       char *ns, char *func, char *kwargs, size_t kwargs_len)
 {
+    unsigned share = share_for(a, siblings);
     sc_child *ch = sc_calloc(1, sizeof(*ch));
     if (!ch) {
         sc_free(ns);
@@ -751,6 +830,7 @@ static sc_child *spawn(sc_actor *a, sc_scope *s, unsigned index, sc_str name, ch
         return NULL;
     }
     ch->id = ++a->next_child_id;
+    ch->share = share;
     ch->scope = s;
     ch->index = index;
     ch->timer = -1;
@@ -776,6 +856,7 @@ static sc_child *spawn(sc_actor *a, sc_scope *s, unsigned index, sc_str name, ch
         return ch;
     }
     ev->child = ch->id;
+    ev->status = (int)ch->share;
     snprintf(ev->name, sizeof(ev->name), "%s", ch->name);
     snprintf(ev->uuid, sizeof(ev->uuid), "%s", ch->uuid);
     snprintf(ev->host, sizeof(ev->host), "%s", a->listen_host);
@@ -1123,7 +1204,8 @@ static void step_run(sc_actor *a, sc_task *t)
         for (unsigned i = 0; i < s->nspecs && !s->failed; i++) {
             struct sc_spec *sp = &s->specs[i];
             sc_str name = { sp->name, strlen(sp->name) };
-            sc_child *ch = spawn(a, s, i, name, sp->ns, sp->func, sp->kwargs, sp->kwargs_len);
+            sc_child *ch = spawn(a, s, i, s->nspecs - 1 - i, name, sp->ns, sp->func, sp->kwargs,
+                                 sp->kwargs_len);
             sp->ns = sp->func = sp->kwargs = NULL;
             if (!ch) {
                 /* No child to report it: the whole call fails. */
@@ -1150,10 +1232,9 @@ static int start_name(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err 
 {
     static const char *const names[] = { "name", NULL };
     sc_str name;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "name", &name, err))
         return SC_EARG;
-    return sc_task_keep_text(t, name, err);
+    return sc_task_keep_text(a, t, name, err);
 }
 
 static sc_child *live_daemon(sc_actor *a, sc_str name)
@@ -1186,7 +1267,7 @@ static void step_spawn_start(sc_actor *a, sc_task *t)
             if (a->daemons)
                 a->daemons->kind = SC_SCOPE_DAEMON;
         }
-        sc_child *ch = a->daemons ? spawn(a, a->daemons, 0, name, NULL, NULL, NULL, 0) : NULL;
+        sc_child *ch = a->daemons ? spawn(a, a->daemons, 0, 0, name, NULL, NULL, NULL, 0) : NULL;
         if (!ch) {
             sc_task_send_error(a, t, "MemoryError", "MemoryError", "out of memory spawning");
         } else if (ch->exited) {
@@ -1229,11 +1310,10 @@ static int start_spawn_kill(sc_actor *a, sc_task *t, const msgpack_object *kw, s
 {
     static const char *const names[] = { "name", "signal", NULL };
     sc_str name;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "name", &name, err) ||
         sc_kwarg_int(t->fn, kw, "signal", &t->n, err))
         return SC_EARG;
-    return sc_task_keep_text(t, name, err);
+    return sc_task_keep_text(a, t, name, err);
 }
 
 static void step_spawn_kill(sc_actor *a, sc_task *t)
@@ -1273,8 +1353,12 @@ static int pack_list(msgpack_packer *pk, const void *arg)
     for (const sc_child *ch = a->children; ch; ch = ch->next) {
         if (ch->exited)
             continue;
-        if (msgpack_pack_array(pk, 4) != 0 || sc_pack_cstr(pk, ch->name) != 0 ||
-            sc_pack_cstr(pk, ch->uuid) != 0 || msgpack_pack_int(pk, ch->pid) != 0 ||
+        if (msgpack_pack_array(pk, 4) != 0 || sc_pack_cstr(pk, ch->name) != 0)
+            return -1;
+        /* Until it has connected back, its uuid is what would let another
+         * process pass for it (SUP-14). */
+        if ((ch->connected ? sc_pack_cstr(pk, ch->uuid) : msgpack_pack_nil(pk)) != 0 ||
+            msgpack_pack_int(pk, ch->pid) != 0 ||
             sc_pack_cstr(pk, state_name(ch)) != 0)
             return -1;
     }

@@ -64,6 +64,7 @@ typedef struct sc_scope sc_scope;
 struct sc_child {
     sc_child *next;         /* a->children, in spawn order */
     uint32_t id;            /* the glue's name for it */
+    unsigned share;         /* processes it may start below it, reserved from our budget */
     sc_scope *scope;        /* NULL once detached: only reaped */
     unsigned index;         /* its spec's position in a run scope */
     char name[SC_CHILD_NAME_MAX + 1];
@@ -76,6 +77,7 @@ struct sc_child {
     int wait_status;
     sc_conn *conn;          /* its channel, once it connected with its uid */
     int connected;          /* it did connect (the init map went out) */
+    sc_conn *claiming;      /* a channel with its uid whose process the glue is checking */
     sc_child_state state;
     int timer;              /* index in the timer heap, -1 if none */
     double cancel_t0;       /* when its cancellation began */
@@ -109,6 +111,8 @@ struct sc_child {
  * child that has not connected yet, it becomes that child's channel, gets the
  * init map and the child's command.  Any other uid is an ordinary peer (SEC-7). */
 void sc_nursery_claim(sc_actor *a, sc_conn *c);
+/* A channel whose claim the glue was checking closed first. */
+void sc_nursery_claim_lost(sc_actor *a, sc_conn *c);
 /* A message on a child's channel: 1 if it was a reply to one of our
  * requests or an actor-level error (consumed), 0 to handle it as usual. */
 int sc_nursery_child_msg(sc_actor *a, sc_conn *c, const sc_msg *m);

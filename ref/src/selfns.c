@@ -223,10 +223,9 @@ static int start_wait(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err 
 {
     static const char *const names[] = { "name", NULL };
     sc_str name;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "name", &name, err))
         return SC_EARG;
-    return sc_task_keep_text(t, name, err);
+    return sc_task_keep_text(a, t, name, err);
 }
 
 static int waiters_grow(sc_actor *a)

@@ -140,10 +140,9 @@ static int start_echo(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_err 
 {
     static const char *const names[] = { "value", NULL };
     const msgpack_object *v;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg(t->fn, kw, "value", &v, err))
         return SC_EARG;
-    return sc_task_keep_value(t, v, err);
+    return sc_task_keep_value(a, t, v, err);
 }
 
 static void step_return_value(sc_actor *a, sc_task *t)
@@ -157,7 +156,6 @@ int sc_start_error_args(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_er
 {
     static const char *const names[] = { "type_str", "text", NULL };
     sc_str type_str, text;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "type_str", &type_str, err) ||
         sc_kwarg_str(t->fn, kw, "text", &text, err))
         return SC_EARG;
@@ -170,7 +168,7 @@ int sc_start_error_args(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_er
     t->value_len = text.len;
     if (!t->value)
         return sc_err_set(err, SC_ENOMEM, "out of memory");
-    return sc_task_keep_text(t, type_str, err);
+    return sc_task_keep_text(a, t, type_str, err);
 }
 
 static void step_raise_error(sc_actor *a, sc_task *t)
@@ -254,10 +252,9 @@ static int start_ctx_value(sc_actor *a, sc_task *t, const msgpack_object *kw, sc
     const char *param = strcmp(t->fn->name, "ctx_echo") == 0 ? "first" : "value";
     const char *const names[] = { param, NULL };
     const msgpack_object *v;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg(t->fn, kw, param, &v, err))
         return SC_EARG;
-    return sc_task_keep_value(t, v, err);
+    return sc_task_keep_value(a, t, v, err);
 }
 
 static void step_ctx_echo(sc_actor *a, sc_task *t)
@@ -306,7 +303,6 @@ static int start_ctx_error(sc_actor *a, sc_task *t, const msgpack_object *kw, sc
 {
     static const char *const names[] = { "type_str", NULL };
     sc_str type_str;
-    (void)a;
     if (sc_kwargs_only(t->fn, kw, names, err) || sc_kwarg_str(t->fn, kw, "type_str", &type_str, err))
         return SC_EARG;
     /* The name is kept and sent as a C string. */
@@ -314,7 +310,7 @@ static int start_ctx_error(sc_actor *a, sc_task *t, const msgpack_object *kw, sc
         return sc_err_set(err, SC_EARG,
                           "%s() argument 'type_str' must be 1 to 128 bytes with no NUL byte",
                           t->fn->name);
-    return sc_task_keep_text(t, type_str, err);
+    return sc_task_keep_text(a, t, type_str, err);
 }
 
 static void step_ctx_error(sc_actor *a, sc_task *t)

@@ -6,6 +6,7 @@
  * its channel's output, cancellation), and it finishes by sending its last
  * message and calling sc_task_finish. */
 #include "actor_int.h"
+#include "budget.h"
 #include "nursery.h"
 
 #include <stdarg.h>
@@ -35,6 +36,11 @@ int sc_task_new(sc_actor *a, sc_conn *c, const sc_function *fn, sc_str cid, sc_t
         c->tasks->conn_prev = t;
     c->tasks = t;
     c->ntasks++;
+    int rc = sc_budget_task_own(a, t, err);
+    if (rc != SC_OK) {
+        sc_task_free(a, t);
+        return rc;
+    }
     *out = t;
     return SC_OK;
 }
@@ -70,9 +76,8 @@ void sc_task_free(sc_actor *a, sc_task *t)
     if (t->conn_next)
         t->conn_next->conn_prev = t->conn_prev;
     c->ntasks--;
-    /* Parked messages die with the context: give their budget back. */
-    if (t->ctx.count > t->ctx.buffer_size)
-        sc_park_release(a, c, t->ctx.count - t->ctx.buffer_size, t->ctx.parked_bytes);
+    /* Queued and parked messages die with the context: give their budgets back. */
+    sc_budget_task_gone(a, t);
     sc_ctx_remove(&a->contexts, &t->ctx);
     if (t->holds) {
         t->dead = 1;
@@ -222,11 +227,16 @@ void sc_task_pop(sc_actor *a, sc_task *t)
     size_t bytes;
     int unparked;
     sc_ctx_pop(&t->ctx, &bytes, &unparked);
-    if (unparked && !t->dead)
-        sc_park_release(a, t->conn, 1, bytes);
+    if (t->dead)
+        return;
+    sc_budget_queue_pop(a, t);
+    /* The message that moved from parking into the buffer is its last. */
+    sc_conn *sender = unparked ? sc_budget_queue_sender(a, t, t->ctx.buffer_size - 1) : NULL;
+    if (sender)
+        sc_park_release(a, sender, 1, bytes);
 }
 
-int sc_task_keep_value(sc_task *t, const msgpack_object *v, sc_err *err)
+int sc_task_keep_value(sc_actor *a, sc_task *t, const msgpack_object *v, sc_err *err)
 {
     sc_buf b;
     sc_buf_init(&b, 0);
@@ -239,10 +249,10 @@ int sc_task_keep_value(sc_task *t, const msgpack_object *v, sc_err *err)
     sc_free(t->value);
     t->value = b.data;
     t->value_len = sc_buf_size(&b);
-    return SC_OK;
+    return sc_budget_task_own(a, t, err);
 }
 
-int sc_task_keep_text(sc_task *t, sc_str s, sc_err *err)
+int sc_task_keep_text(sc_actor *a, sc_task *t, sc_str s, sc_err *err)
 {
     char *d = sc_strndup(s.ptr, s.len);
     if (!d)
@@ -250,7 +260,7 @@ int sc_task_keep_text(sc_task *t, sc_str s, sc_err *err)
     sc_free(t->text);
     t->text = d;
     t->text_len = s.len;
-    return SC_OK;
+    return sc_budget_task_own(a, t, err);
 }
 
 /* ---- timer heap ------------------------------------------------------ */
