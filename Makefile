@@ -17,7 +17,7 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(MSGP
 
 # The sans-IO core: everything under ref/src except the libev glue, main and
 # the command-line helpers that the programs share.
-GLUE_SRCS = ref/src/loop.c ref/src/main.c ref/src/cli.c ref/src/peercred.c
+GLUE_SRCS = ref/src/loop.c ref/src/main.c ref/src/cli.c ref/src/peercred.c ref/src/resolve.c
 CORE_SRCS = $(filter-out $(GLUE_SRCS),$(sort $(wildcard ref/src/*.c)))
 CORE_OBJS = $(CORE_SRCS:ref/src/%.c=$(BUILD)/core/%.o)
 GLUE_OBJS = $(GLUE_SRCS:ref/src/%.c=$(BUILD)/glue/%.o)

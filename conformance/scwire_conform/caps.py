@@ -28,11 +28,17 @@ CAPS = {
     "child": "runs as a child actor from the --iut-child-cmd template (test-service.md "
              "section 5.1)",
     "ctx-call": "offers scwire_service.ctx_call (test-service.md section 6)",
+    "hardening": "takes the flags of limits.md's hardening bounds (--max-conn-bytes, "
+                 "--max-total-bytes, --max-conns-per-addr, --idle-timeout, --message-timeout) "
+                 "and --child-budget (test-service.md section 5)",
 }
 ALL = frozenset(CAPS)
 # The flags of a private IUT and the capability that promises the IUT takes them;
 # any other flag is a bound's.
-_FLAG_CAPS = {"--registry-role": "registry-role", "--registry": "registry-client"}
+_FLAG_CAPS = {"--registry-role": "registry-role", "--registry": "registry-client",
+              **{f: "hardening" for f in ("--max-conn-bytes", "--max-total-bytes",
+                                          "--max-conns-per-addr", "--idle-timeout",
+                                          "--message-timeout", "--child-budget")}}
 _SKIP_TEXT = "needs the capability '{cap}', which the IUT did not declare (--iut-cap {cap})"
 _SKIP_RE = re.compile(r"needs the capability '([a-z-]+)', which the IUT did not declare")
 

@@ -79,6 +79,40 @@ void sc_log(sc_actor *a, int level, const char *fmt, ...)
     a->cb.log(a->ud, level, line);
 }
 
+/* Peer-caused warnings: SC_WARN_PER_SECOND lines per connection and
+ * second, then a count (LIM-25). */
+#define SC_WARN_PER_SECOND 10
+
+static void warn_summary(sc_actor *a, sc_conn *c)
+{
+    if (c->warn_dropped)
+        sc_log(a, SC_LOG_WARNING, "%lu more warnings like these about connection %u (%s) in the "
+               "last second", c->warn_dropped, c->id, c->peer);
+    c->warn_dropped = 0;
+}
+
+void sc_conn_warn(sc_actor *a, sc_conn *c, const char *fmt, ...)
+{
+    if (!sc_log_on(a, SC_LOG_WARNING) || !a->cb.log)
+        return;
+    if (a->now - c->warn_t0 >= 1.0) {
+        warn_summary(a, c);
+        c->warn_t0 = a->now;
+        c->warn_n = 0;
+    }
+    if (c->warn_n >= SC_WARN_PER_SECOND) {
+        c->warn_dropped++;
+        return;
+    }
+    c->warn_n++;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    a->cb.log(a->ud, SC_LOG_WARNING, line);
+}
+
 void sc_uid_repr(const sc_uid *uid, char *out, size_t n)
 {
     snprintf(out, n, "('%.*s', '%.*s')", (int)(uid->name.len > 64 ? 64 : uid->name.len),
@@ -214,6 +248,7 @@ void sc_actor_free(sc_actor *a)
     sc_ctx_table_destroy(&a->contexts);
     sc_registry_destroy(&a->registry);
     sc_free(a->waiters);
+    sc_peeraddrs_destroy(&a->addrs);
     sc_free(a->timers);
     sc_free(a->events);
     sc_free(a->name);
@@ -291,6 +326,7 @@ static void conn_free(sc_actor *a, sc_conn *c)
         sc_timer_remove(a, c->hs_timer);
     a->conns[c->id] = NULL;
     a->nconns--;
+    sc_peeraddr_give(&a->addrs, c->addr);
     sc_chan_destroy(&c->chan);
     sc_free(c);
 }
@@ -304,6 +340,7 @@ void sc_conn_close(sc_actor *a, sc_conn *c, int level, const char *why)
     char uid[160] = "(no handshake)";
     if (c->chan.peer_name)
         sc_uid_repr(&c->chan.peer, uid, sizeof(uid));
+    warn_summary(a, c);
     sc_log(a, level, "closing connection %u (%s) to %s: %s", c->id, c->peer, uid, why);
     c->closing = 1;
     conn_drop_tasks(a, c);
@@ -383,6 +420,14 @@ static int send_own_uid(sc_actor *a, sc_conn *c)
     return SC_OK;
 }
 
+static unsigned conns_per_addr(const sc_limits *l)
+{
+    if (l->max_conns_per_addr)
+        return l->max_conns_per_addr;
+    unsigned floor = l->max_conns < 64 ? l->max_conns : 64;
+    return l->max_conns / 2 > floor ? l->max_conns / 2 : floor;
+}
+
 int sc_actor_accept(sc_actor *a, double now, const char *peer, sc_conn_id *id, sc_err *err)
 {
     a->now = now;
@@ -396,12 +441,21 @@ int sc_actor_accept(sc_actor *a, double now, const char *peer, sc_conn_id *id, s
                a->cfg.limits.max_conns);
         return sc_err_set(err, SC_ELIMIT, "connection limit of %u reached", a->cfg.limits.max_conns);
     }
-    sc_conn *c;
-    int rc = conn_new(a, SC_ROLE_PEER, &c, err);
+    sc_peeraddr *addr;
+    int rc = sc_peeraddr_take(&a->addrs, peer, conns_per_addr(&a->cfg.limits), &addr, err);
     if (rc != SC_OK) {
+        sc_log(a, SC_LOG_WARNING, "refusing a connection from %s: %s", peer,
+               err ? err->msg : sc_rc_name(rc));
+        return rc;
+    }
+    sc_conn *c;
+    rc = conn_new(a, SC_ROLE_PEER, &c, err);
+    if (rc != SC_OK) {
+        sc_peeraddr_give(&a->addrs, addr);
         sc_log(a, SC_LOG_ERROR, "refusing a connection: %s", err ? err->msg : sc_rc_name(rc));
         return rc;
     }
+    c->addr = addr;
     *id = c->id;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     sc_log(a, SC_LOG_TRANSPORT, "accepted connection %u from %s", c->id, c->peer);
@@ -703,7 +757,7 @@ static void route_to_task(sc_actor *a, sc_conn *c, sc_task *t, const sc_msg *m)
     }
     if (rc != SC_OK) {
         sc_ctx_drop_last(&t->ctx, before);
-        sc_log(a, SC_LOG_WARNING, "refusing a %s for %.*s on connection %u (%s): %s",
+        sc_conn_warn(a, c, "refusing a %s for %.*s on connection %u (%s): %s",
                sc_msg_kind_name(m->kind), (int)(t->ctx.cid.len > 64 ? 64 : t->ctx.cid.len),
                t->ctx.cid.ptr, c->id, c->peer, err.msg);
         send_overrun(a, c, t);
@@ -786,7 +840,7 @@ static void dispatch_cmd(sc_actor *a, sc_conn *c, const sc_msg *m)
         char text[120];
         snprintf(text, sizeof(text), "this channel already has %u live contexts (the limit)",
                  c->ntasks);
-        sc_log(a, SC_LOG_WARNING, "refusing a command on connection %u (%s): %s", c->id, c->peer,
+        sc_conn_warn(a, c, "refusing a command on connection %u (%s): %s", c->id, c->peer,
                text);
         sc_send_error_text(a, c, m->cid, "TooManyContexts", "TooManyContexts", "dispatch", text);
         return;
@@ -825,12 +879,13 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
 {
     const sc_msg *m = &ev->msg;
     a->msgs_in++;
+    c->last_msg = a->now;
     switch (ev->parse_rc) {
     case SC_OK:
         break;
     case SC_EMSG_DROP:
         a->dropped++;
-        sc_log(a, SC_LOG_WARNING, "dropping a message on connection %u (%s): %s", c->id, c->peer,
+        sc_conn_warn(a, c, "dropping a message on connection %u (%s): %s", c->id, c->peer,
                ev->parse_err.msg);
         return;
     case SC_EMSG_REPLY:
@@ -878,13 +933,74 @@ static void handle_msg(sc_actor *a, sc_conn *c, const sc_chan_event *ev)
     sc_ctx *x = sc_ctx_find(&a->contexts, &c->chan.peer, m->cid);
     if (!x) {
         a->dropped++;
-        sc_log(a, SC_LOG_WARNING,
+        sc_conn_warn(a, c,
                "ignoring %s for unknown or finished context %.*s on connection %u (%s)",
                sc_msg_kind_name(m->kind), (int)(m->cid.len > 64 ? 64 : m->cid.len), m->cid.ptr,
                c->id, c->peer);
         return;
     }
     route_to_task(a, c, (sc_task *)x, m);
+}
+
+/* ---- idle and slow peers (LIM-22, LIM-24) ---------------------------------------------- */
+
+/* After the handshake, an accepted connection's timer watches for the
+ * sooner of: no whole message for idle_timeout, and an unfinished message
+ * older than message_timeout.  It is moved only when a new partial message
+ * makes it due sooner; otherwise it fires and looks again, so that a busy
+ * connection costs nothing per message. */
+static double watch_deadline(const sc_actor *a, const sc_conn *c)
+{
+    const sc_limits *l = &a->cfg.limits;
+    double d = l->idle_timeout > 0 ? c->last_msg + l->idle_timeout : -1.0;
+    if (c->partial_since > 0 && l->message_timeout > 0) {
+        double m = c->partial_since + l->message_timeout;
+        if (d < 0 || m < d)
+            d = m;
+    }
+    return d;
+}
+
+static void arm_watch(sc_actor *a, sc_conn *c)
+{
+    double d = watch_deadline(a, c);
+    if (d < 0 || (c->hs_timer >= 0 && c->hs_deadline <= d))
+        return;
+    if (c->hs_timer >= 0)
+        sc_timer_remove(a, c->hs_timer);
+    c->hs_deadline = d;
+    if (sc_timer_add(a, d, NULL, c) != SC_OK)
+        sc_conn_close(a, c, SC_LOG_ERROR, "out of memory arming the connection's timer");
+}
+
+static void watch_fired(sc_actor *a, sc_conn *c)
+{
+    const sc_limits *l = &a->cfg.limits;
+    char text[120];
+    if (c->partial_since > 0 && l->message_timeout > 0 &&
+        a->now >= c->partial_since + l->message_timeout) {
+        snprintf(text, sizeof(text), "a message begun %g s ago is still unfinished (the message "
+                 "timeout)", a->now - c->partial_since);
+        sc_conn_close(a, c, SC_LOG_WARNING, text);
+    } else if (l->idle_timeout > 0 && a->now >= c->last_msg + l->idle_timeout) {
+        snprintf(text, sizeof(text), "no message for %g s (the idle timeout)", a->now - c->last_msg);
+        sc_conn_close(a, c, SC_LOG_WARNING, text);
+    } else {
+        arm_watch(a, c);
+    }
+}
+
+/* An accepted channel now holds part of a message it waits for, or not. */
+static void note_partial(sc_actor *a, sc_conn *c)
+{
+    if (c->role != SC_ROLE_PEER || c->chan.state == SC_CHAN_HANDSHAKE || c->closing)
+        return;
+    if (sc_chan_input_pending(&c->chan) == 0 || !conn_wants_input(a, c)) {
+        c->partial_since = 0;
+    } else if (c->partial_since == 0) {
+        c->partial_since = a->now;
+        arm_watch(a, c);
+    }
 }
 
 static void conn_process(sc_actor *a, sc_conn *c)
@@ -914,6 +1030,9 @@ static void conn_process(sc_actor *a, sc_conn *c)
             } else {
                 if (c->hs_timer >= 0)
                     sc_timer_remove(a, c->hs_timer);
+                c->last_msg = a->now;
+                if (c->role == SC_ROLE_PEER)
+                    arm_watch(a, c);
                 sc_nursery_claim(a, c);
             }
             continue;
@@ -971,10 +1090,12 @@ void sc_actor_feed(sc_actor *a, sc_conn_id id, const char *data, size_t len, dou
     if (!c || c->closing)
         return;
     sc_err err;
-    if (sc_chan_feed(&c->chan, data, len, &err) != SC_OK)
+    if (sc_chan_feed(&c->chan, data, len, &err) != SC_OK) {
         sc_conn_close(a, c, SC_LOG_WARNING, err.msg);
-    else
+    } else {
         conn_process(a, c);
+        note_partial(a, c);
+    }
     sc_actor_settle(a);
 }
 
@@ -1096,6 +1217,8 @@ void sc_conn_timeout(sc_actor *a, sc_conn *c)
         sc_conn_close(a, c, SC_LOG_ERROR, "no handshake and init map from the parent in time");
     else if (c->chan.state == SC_CHAN_HANDSHAKE)
         close_without_handshake(a, c);
+    else if (c->role == SC_ROLE_PEER)
+        watch_fired(a, c);
     else if (c->call_state)
         registry_call_done(a, c, "no answer in time");
 }

@@ -10,6 +10,7 @@
 #include "actor.h"
 #include "chan.h"
 #include "ctx.h"
+#include "peeraddr.h"
 #include "registry.h"
 
 typedef struct sc_task sc_task;
@@ -41,13 +42,19 @@ struct sc_conn {
     sc_task *caller;       /* SC_ROLE_CALLER: the ctx_call task it serves */
     sc_chan chan;
     char peer[64];         /* the peer's address, for log records */
-    double hs_deadline;
+    sc_peeraddr *addr;     /* its count of connections from that address */
+    double hs_deadline;    /* of hs_timer: the handshake, or after it the watch below */
     int hs_timer;          /* index in the timer heap, -1 if none */
+    double last_msg;       /* when the last whole message arrived (idle timeout) */
+    double partial_since;  /* when the bytes of an unfinished message began, 0 for none */
     sc_task *tasks;        /* tasks this channel started */
     unsigned ntasks;
     unsigned parked_msgs;  /* parking budget used by messages it delivered */
     size_t parked_bytes;
     size_t retained;       /* bytes kept on its account (budget.h) */
+    double warn_t0;        /* sc_conn_warn's current second */
+    unsigned warn_n;       /* warnings logged in it */
+    unsigned long warn_dropped; /* ... and left out */
     /* our own request on this connection (registry calls) */
     char call_cid[40];
     int call_state;        /* 0 none, 1 sent, 2 functype seen */
@@ -74,6 +81,7 @@ struct sc_actor {
     size_t nconns_slots;
     unsigned nconns;
     uint32_t next_serial;
+    sc_peeraddrs addrs;    /* open accepted connections per peer address */
     size_t retained;       /* bytes kept for all peers (budget.h) */
     sc_ctx_table contexts;
     sc_registry registry;
@@ -177,6 +185,8 @@ enum {
 /* actor.c */
 void sc_log(sc_actor *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static inline int sc_log_on(const sc_actor *a, int level) { return level >= a->cfg.loglevel; }
+/* A warning caused by c's peer, rate-limited per connection (LIM-25). */
+void sc_conn_warn(sc_actor *a, sc_conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Queue an event for the glue; returns it so the caller can add fields
  * (NULL when memory ran out, which is logged). */
 sc_event *sc_actor_push_event(sc_actor *a, sc_event_kind kind, sc_conn *c);

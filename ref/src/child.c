@@ -61,7 +61,7 @@ static int addr_of(const msgpack_object *o, sc_str *host, uint16_t *port)
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2)
         return 0;
     const msgpack_object *f = o->via.array.ptr;
-    if (!sc_obj_str(&f[0], host) || host->len == 0 || host->len > 63 ||
+    if (!sc_obj_str(&f[0], host) || host->len == 0 || host->len > 63 || sc_str_has_nul(*host) ||
         f[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[1].via.u64 > 65535)
         return 0;
     *port = (uint16_t)f[1].via.u64;
@@ -146,6 +146,8 @@ static int check_init(const msgpack_object *o, init_view *v)
     if (!sc_obj_str(bh, &v->bind_host) || v->bind_host.len == 0 || v->bind_host.len > 63)
         return bad(v, "TypeError", "bind_host must be a str of 1 to 63 bytes, not %s",
                    sc_obj_type_name(bh));
+    if (sc_str_has_nul(v->bind_host))
+        return bad(v, "TypeError", "bind_host holds a NUL byte: no host name can");
     if (bp->type != MSGPACK_OBJECT_POSITIVE_INTEGER || bp->via.u64 > 65535)
         return bad(v, "TypeError", "bind_port must be an int 0..65535, not %s", sc_obj_type_name(bp));
     v->bind_port = (uint16_t)bp->via.u64;

@@ -102,6 +102,11 @@ int sc_str_eq(sc_str a, sc_str b)
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
+int sc_str_has_nul(sc_str s)
+{
+    return s.len > 0 && memchr(s.ptr, '\0', s.len) != NULL;
+}
+
 int sc_str_eq_c(sc_str a, const char *c)
 {
     size_t n = strlen(c);

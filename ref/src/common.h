@@ -63,5 +63,7 @@ typedef struct sc_str {
 #define SC_STR(lit) ((sc_str){ (lit), sizeof(lit) - 1 })
 int sc_str_eq(sc_str a, sc_str b);
 int sc_str_eq_c(sc_str a, const char *c);
+/* A str that holds a NUL byte cannot become a C string whole (LIM-26). */
+int sc_str_has_nul(sc_str s);
 
 #endif

@@ -68,6 +68,9 @@ static int start_ctx_call(sc_actor *a, sc_task *t, const msgpack_object *kw, sc_
     if (host.len == 0 || host.len >= HOST_MAX)
         return sc_err_set(err, SC_EARG, "ctx_call() argument 'host' must be 1 to %zu characters",
                           HOST_MAX - 1);
+    if (sc_str_has_nul(host) || sc_str_has_nul(ns) || sc_str_has_nul(func))
+        return sc_err_set(err, SC_EARG, "ctx_call() arguments 'host', 'ns' and 'func' may not "
+                                        "hold a NUL byte");
     if (port < 1 || port > 65535)
         return sc_err_set(err, SC_EARG, "ctx_call() argument 'port' must be 1 to 65535");
     if (t->delay < 0)

@@ -11,6 +11,8 @@ void sc_limits_default(sc_limits *l)
     l->max_contexts = 16384;
     l->max_conns = 1024;
     l->handshake_timeout = 10.0;
+    l->idle_timeout = 0.0;
+    l->message_timeout = 30.0;
     l->msg_buffer_size = 64;
     l->park_max_msgs = 1024;
     l->park_max_bytes = 4u << 20;

@@ -20,7 +20,11 @@ typedef struct sc_limits {
     uint32_t max_entries;      /* items of one array, pairs of one map */
     unsigned max_contexts;     /* live contexts on one channel */
     unsigned max_conns;        /* open connections of one actor */
+    unsigned max_conns_per_addr; /* ... from one peer address; 0: half of max_conns, at least
+                                  * min(64, max_conns) (LIM-23) */
     double handshake_timeout;  /* seconds until the peer's uid must be in */
+    double idle_timeout;       /* seconds without a whole message after the handshake; 0: off */
+    double message_timeout;    /* seconds from a message's first byte to its last; 0: off */
     unsigned msg_buffer_size;  /* per-context receive buffer (messages) */
     unsigned park_max_msgs;    /* parked messages of backpressured contexts, per channel */
     size_t park_max_bytes;     /* the same, in bytes */

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include "loop.h"
 #include "peercred.h"
+#include "resolve.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -70,6 +71,8 @@ typedef struct conn {
     ev_timer linger;             /* bounds FLUSHING + DRAINING */
     struct addrinfo *ai_list;    /* CONNECTING: the resolved addresses */
     struct addrinfo *ai_next;    /* and the next one to try */
+    int resolving;               /* CONNECTING: its host name is being resolved */
+    uint64_t resolve_token;      /* the lookup's name: a serial and the id */
 } conn;
 
 struct sc_loop {
@@ -95,6 +98,8 @@ struct sc_loop {
     unsigned nopen;
     sc_loop_opts opts;           /* exe NULL: no spawning */
     proc *procs;                 /* children not reaped yet */
+    sc_resolver *resolver;       /* host names of outbound connections */
+    uint32_t resolve_serial;
     char buf[SC_READ_CHUNK];
 };
 
@@ -201,6 +206,8 @@ static void conn_drop(conn *c)
         close(c->fd);
     if (c->ai_list)
         freeaddrinfo(c->ai_list);
+    if (c->resolving)
+        sc_resolver_cancel(L->resolver, c->resolve_token);
     L->conns[c->id] = NULL;
     L->nopen--;
     sc_free(c);
@@ -403,6 +410,51 @@ static void connect_done(conn *c, double now)
     update_interest(c);
 }
 
+static void start_resolving(sc_loop *L, const sc_event *e, const char *port, double now)
+{
+    conn *c = conn_new(L, e->conn, -1, C_CONNECTING);
+    if (!c) {
+        sc_actor_conn_connect_failed(L->a, e->conn, strerror(ENOMEM), now);
+        return;
+    }
+    c->resolve_token = (uint64_t)++L->resolve_serial << 32 | e->conn;
+    int rc = L->resolver ? sc_resolver_start(L->resolver, e->host, port, c->resolve_token)
+                         : EAI_MEMORY;
+    if (rc != 0) {
+        conn_drop(c);
+        sc_actor_conn_connect_failed(L->a, e->conn,
+                                     rc == EAI_AGAIN ? "too many host names are being resolved "
+                                                       "at once"
+                                     : rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc),
+                                     now);
+        return;
+    }
+    c->resolving = 1;
+}
+
+/* A host name is resolved: connect, unless the connection went meanwhile. */
+static void on_resolved(void *ud, uint64_t token, struct addrinfo *res, int gai_rc)
+{
+    sc_loop *L = ud;
+    double now = sc_loop_now();
+    conn *c = conn_find(L, (sc_conn_id)(token & 0xffffffffu));
+    if (!c || !c->resolving || c->resolve_token != token) {
+        if (res)
+            freeaddrinfo(res);
+        return;
+    }
+    c->resolving = 0;
+    if (gai_rc != 0) {
+        sc_conn_id id = c->id;
+        conn_drop(c);
+        sc_actor_conn_connect_failed(L->a, id, gai_strerror(gai_rc), now);
+    } else {
+        c->ai_list = c->ai_next = res;
+        connect_next(c, EHOSTUNREACH, now);
+    }
+    pump(L, now);
+}
+
 static void start_connect(sc_loop *L, const sc_event *e, double now)
 {
     struct addrinfo hints, *res;
@@ -413,10 +465,14 @@ static void start_connect(sc_loop *L, const sc_event *e, double now)
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
+    hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
     snprintf(port, sizeof(port), "%u", (unsigned)e->port);
-    /* Blocks for a host name; the daemon only connects to its --registry. */
+    /* An address is taken at once; a name is resolved off the loop. */
     rc = getaddrinfo(e->host, port, &hints, &res);
+    if (rc == EAI_NONAME) {
+        start_resolving(L, e, port, now);
+        return;
+    }
     if (rc != 0) {
         sc_actor_conn_connect_failed(L->a, e->conn,
                                      rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc), now);
@@ -947,6 +1003,7 @@ static void loop_teardown(sc_loop *L)
             conn_drop(L->conns[i]);
     stop_listen(L);
     ev_timer_stop(L->ev, &L->deadline_w);
+    sc_resolver_free(L->resolver);
     ev_signal_stop(L->ev, &L->sigint_w);
     ev_signal_stop(L->ev, &L->sigterm_w);
     ev_loop_destroy(L->ev);
@@ -981,6 +1038,8 @@ int sc_loop_run(sc_actor *a, int listen_fd, const sc_loop_opts *opts, sc_loop_lo
         sc_free(L);
         return 1;
     }
+    /* Without a resolver, connecting to a host name fails and says so. */
+    L->resolver = sc_resolver_new(L->ev, on_resolved, L);
     ev_io_init(&L->accept_w, on_accept, listen_fd, EV_READ);
     ev_init(&L->accept_pause, on_accept_pause);
     ev_init(&L->deadline_w, on_deadline);

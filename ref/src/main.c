@@ -398,6 +398,18 @@ static void print_help(void)
            (unsigned long)d->max_str, (unsigned long)d->max_entries, d->max_contexts,
            d->max_conns, d->handshake_timeout, d->max_outbuf);
     printf("\n"
+           "Hardening bounds (spec/limits.md):\n"
+           "  --max-conn-bytes N       bytes kept on one connection's account: its contexts and\n"
+           "                           the queued messages it sent (default %zu)\n"
+           "  --max-total-bytes N      bytes kept for all peers together (default %zu)\n"
+           "  --max-conns-per-addr N   open inbound connections from one address (default: half\n"
+           "                           of --max-conns, at least 64 or --max-conns)\n"
+           "  --idle-timeout S         close a connection with no message for S seconds after\n"
+           "                           its handshake; 0 for never (default 0)\n"
+           "  --message-timeout S      close a connection whose begun message is not whole\n"
+           "                           within S seconds; 0 for never (default %g)\n",
+           d->max_conn_bytes, d->max_total_bytes, d->message_timeout);
+    printf("\n"
            "  --help                   print this text and exit\n"
            "  --version                print the version and exit\n"
            "\n"
@@ -431,6 +443,8 @@ enum {
     OPT_NAME = 256, OPT_UUID, OPT_LISTEN, OPT_REGISTRY, OPT_REGISTRY_ROLE, OPT_CODEC,
     OPT_PROFILE, OPT_LOGLEVEL, OPT_MSG_BUFFER_SIZE, OPT_MAX_FRAME, OPT_MAX_DEPTH, OPT_MAX_STR,
     OPT_MAX_ENTRIES, OPT_MAX_CONTEXTS, OPT_MAX_CONNS, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_OUTBUF,
+    OPT_MAX_CONN_BYTES, OPT_MAX_TOTAL_BYTES, OPT_MAX_CONNS_PER_ADDR, OPT_IDLE_TIMEOUT,
+    OPT_MESSAGE_TIMEOUT,
     OPT_UID, OPT_PARENT_ADDR, OPT_MAX_CHILDREN, OPT_CHILD_BUDGET, OPT_CANCEL_TIMEOUT, OPT_KILL_GRACE, OPT_ADVERTISE,
     OPT_CHILD_PROGRAM, OPT_CHILD_ARG,
     OPT_MAX_REGISTRY, OPT_HELP, OPT_VERSION
@@ -455,6 +469,11 @@ static const struct option long_options[] = {
     { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
     { "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
     { "max-outbuf", required_argument, NULL, OPT_MAX_OUTBUF },
+    { "max-conn-bytes", required_argument, NULL, OPT_MAX_CONN_BYTES },
+    { "max-total-bytes", required_argument, NULL, OPT_MAX_TOTAL_BYTES },
+    { "max-conns-per-addr", required_argument, NULL, OPT_MAX_CONNS_PER_ADDR },
+    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+    { "message-timeout", required_argument, NULL, OPT_MESSAGE_TIMEOUT },
     { "uid", required_argument, NULL, OPT_UID },
     { "parent_addr", required_argument, NULL, OPT_PARENT_ADDR },
     { "max-children", required_argument, NULL, OPT_MAX_CHILDREN },
@@ -469,6 +488,12 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 }
 };
 
+/* A number of seconds, or 0 for a bound that is off. */
+static double seconds_or_never(const char *opt, const char *s)
+{
+    return strcmp(s, "0") == 0 ? 0.0 : cli_parse_seconds(opt, s);
+}
+
 /* The flags a child inherits: limits and supervision settings as given. */
 static int inherited(int opt)
 {
@@ -476,6 +501,8 @@ static int inherited(int opt)
     case OPT_PROFILE: case OPT_MSG_BUFFER_SIZE: case OPT_MAX_FRAME: case OPT_MAX_DEPTH:
     case OPT_MAX_STR: case OPT_MAX_ENTRIES: case OPT_MAX_CONTEXTS: case OPT_MAX_CONNS:
     case OPT_HANDSHAKE_TIMEOUT: case OPT_MAX_OUTBUF: case OPT_CHILD_BUDGET:
+    case OPT_MAX_CONN_BYTES: case OPT_MAX_TOTAL_BYTES: case OPT_MAX_CONNS_PER_ADDR:
+    case OPT_IDLE_TIMEOUT: case OPT_MESSAGE_TIMEOUT:
     case OPT_CANCEL_TIMEOUT: case OPT_KILL_GRACE:
         return 1;
     default:
@@ -638,6 +665,24 @@ int main(int argc, char **argv)
             break;
         case OPT_HANDSHAKE_TIMEOUT:
             cfg.limits.handshake_timeout = cli_parse_seconds("--handshake-timeout", optarg);
+            break;
+        case OPT_MAX_CONN_BYTES:
+            cfg.limits.max_conn_bytes =
+                (size_t)cli_parse_count("--max-conn-bytes", optarg, 1u << 20, SIZE_MAX);
+            break;
+        case OPT_MAX_TOTAL_BYTES:
+            cfg.limits.max_total_bytes =
+                (size_t)cli_parse_count("--max-total-bytes", optarg, 1u << 20, SIZE_MAX);
+            break;
+        case OPT_MAX_CONNS_PER_ADDR:
+            cfg.limits.max_conns_per_addr =
+                (unsigned)cli_parse_count("--max-conns-per-addr", optarg, 1, UINT_MAX);
+            break;
+        case OPT_IDLE_TIMEOUT:
+            cfg.limits.idle_timeout = seconds_or_never("--idle-timeout", optarg);
+            break;
+        case OPT_MESSAGE_TIMEOUT:
+            cfg.limits.message_timeout = seconds_or_never("--message-timeout", optarg);
             break;
         case OPT_MAX_OUTBUF:
             cfg.limits.max_outbuf = (size_t)cli_parse_count("--max-outbuf", optarg, 1, SIZE_MAX);

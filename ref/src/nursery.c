@@ -121,6 +121,17 @@ static char *dup_str(sc_str s)
     return sc_strndup(s.ptr ? s.ptr : "", s.len);
 }
 
+/* A child's error text goes into reports as a C string: one with a NUL
+ * byte is refused in so many words rather than cut short (LIM-26). */
+static char *dup_text(sc_str s, const char *what)
+{
+    if (!sc_str_has_nul(s))
+        return dup_str(s);
+    char text[96];
+    snprintf(text, sizeof(text), "(the child's %s held a NUL byte and was refused)", what);
+    return sc_strndup(text, strlen(text));
+}
+
 static void buf_printf(sc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void buf_printf(sc_buf *b, const char *fmt, ...)
 {
@@ -598,8 +609,8 @@ int sc_nursery_child_msg(sc_actor *a, sc_conn *c, const sc_msg *m)
     child_repr(ch, uid, sizeof(uid));
     if (m->kind == SC_MSG_ACTOR_ERROR) {
         /* Its internal failure (SUP-10). */
-        char *tb = dup_str(m->tb_str);
-        char *type = dup_str(m->type_str);
+        char *tb = dup_text(m->tb_str, "tb_str");
+        char *type = sc_str_has_nul(m->type_str) ? NULL : dup_str(m->type_str);
         sc_log(a, SC_LOG_ERROR, "child %s reports an actor-level failure: %s", uid, type ? type : "?");
         fail(a, ch, type && *type ? type : "RemoteActorError", tb ? tb : "");
         sc_free(tb);
@@ -652,8 +663,8 @@ int sc_nursery_child_msg(sc_actor *a, sc_conn *c, const sc_msg *m)
                    (int)m->type_str.len, m->type_str.ptr);
             return 1;
         }
-        char *tb = dup_str(m->tb_str);
-        char *type = dup_str(m->type_str);
+        char *tb = dup_text(m->tb_str, "tb_str");
+        char *type = sc_str_has_nul(m->type_str) ? NULL : dup_str(m->type_str);
         fail(a, ch, type && *type ? type : "RemoteActorError", tb ? tb : "");
         sc_free(tb);
         sc_free(type);
@@ -1108,6 +1119,9 @@ static int spec_from(const sc_function *fn, struct sc_spec *sp, const msgpack_ob
     sc_str n, s, f;
     if (!sc_obj_str(name, &n) || !sc_obj_str(ns, &s) || !sc_obj_str(func, &f))
         return sc_err_set(err, SC_EARG, "%s() takes name, ns and func as str", fn->name);
+    if (sc_str_has_nul(s) || sc_str_has_nul(f))
+        return sc_err_set(err, SC_EARG, "%s() arguments 'ns' and 'func' may not hold a NUL byte",
+                          fn->name);
     if (kw->type != MSGPACK_OBJECT_MAP)
         return sc_err_set(err, SC_EARG, "%s() argument 'kwargs' must be a map, not %s", fn->name,
                           sc_obj_type_name(kw));
