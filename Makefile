@@ -191,7 +191,7 @@ $(SOAK): $(SOAK_SRCS) tools/soak/soak.h tools/bench/bench.h $(BUILD)/glue/cli.o 
 	$(CC) $(ALL_CFLAGS) -Itools/bench $(LDFLAGS) -o $@ $(SOAK_SRCS) $(BUILD)/glue/cli.o $(LIB) -lev $(MSGPACK_LIBS) -lm
 tools-test: $(SOAK)
 soak-smoke: $(DAEMON) $(SOAK)
-	$(PYTHON) tools/soak/run-soak --seconds 5 --conns 200 --warmup 1
+	$(PYTHON) tools/soak/run-soak --seconds 5 --conns 200 --warmup 1 --attack-seconds 3 --max-p99-ratio 0
 soak-run: $(DAEMON) $(SOAK)
 	$(PYTHON) tools/soak/run-soak --seconds $(SOAK_SECONDS)
 soak: deps

@@ -9,6 +9,7 @@
  *   soak_conn.c   the healthy connections: ctx_echo and ctx_stream_out
  *                 streams, each value checked
  *   soak_chaos.c  the hostile connections run alongside
+ *   soak_probe.c  the bystander: one call at a time, each round trip timed
  *   soak_proc.c   RSS and open descriptors of the target from /proc
  *
  * Everything runs in one thread on one libev loop; every wait is a timer
@@ -58,6 +59,9 @@ int soak_sock_put_yield(soak_sock *k, sc_str cid, uint64_t value, sc_err *err);
 /* {"cmd": ["scwire_service", func, {key: value}, uid, cid]} */
 int soak_sock_put_cmd_int(soak_sock *k, const char *func, const char *key, int64_t value,
                           const sc_uid *uid, sc_str cid, sc_err *err);
+/* Frame one message that pack(pk, arg) packs; on failure nothing stays. */
+typedef int (*soak_pack_fn)(msgpack_packer *pk, const void *arg);
+int soak_sock_put_packed(soak_sock *k, soak_pack_fn pack, const void *arg, sc_err *err);
 
 /* ---- sequence accounting ---------------------------------------------------- */
 
@@ -103,7 +107,7 @@ typedef enum soak_end {
 
 enum soak_chaos_kind {
     CK_DROP = 0, CK_NONMAP, CK_TRUNCATED, CK_UNKNOWN_CID, CK_GARBAGE, CK_SLOWLORIS,
-    CK_HALF_OPEN, CK_RESET, CK_KINDS
+    CK_HALF_OPEN, CK_RESET, CK_WAITERS, CK_REGISTER, CK_IDLE, CK_KINDS
 };
 
 typedef struct soak_opts {
@@ -121,9 +125,12 @@ typedef struct soak_opts {
     double chaos_rate[CK_KINDS];
     unsigned chaos_max;
     double chaos_hold;
+    unsigned flood;            /* commands of one waiters or register connection */
+    double probe_every;        /* the bystander's pause between calls; 0: no bystander */
 } soak_opts;
 
 struct soak_chaos;
+struct soak_probe;
 
 typedef struct soak_conn soak_conn;
 
@@ -143,6 +150,7 @@ typedef struct soak {
     unsigned long after_nil;   /* bytes received after a nil */
     unsigned long failures_shown;
     struct soak_chaos *chaos;
+    struct soak_probe *probe;
     /* /proc of the target */
     long rss_kb_first, rss_kb_peak, rss_kb_last;
     long fds_first, fds_peak, fds_last;
@@ -172,6 +180,15 @@ void soak_chaos_stop(soak *S);
 void soak_chaos_free(soak *S);
 void soak_chaos_report(const soak *S, FILE *f);
 int soak_chaos_enabled(const soak_opts *o);
+
+/* The bystander (soak_probe.c): its report says how many calls it made and
+ * their round-trip quantiles; a call that got no answer is a failure. */
+int soak_probe_start(soak *S, sc_err *err);
+void soak_probe_stop(soak *S);
+void soak_probe_report(const soak *S, FILE *f);
+/* Calls that got no answer or a wrong one. */
+unsigned long soak_probe_failures(const soak *S);
+void soak_probe_free(soak *S);
 
 /* The target's memory and descriptors (soak_proc.c). */
 void soak_proc_start(soak *S);

@@ -10,6 +10,11 @@
  *   slowloris    the handshake one byte a second
  *   half-open    connect and never send anything
  *   reset        handshake, half a yield, then close with RST (SO_LINGER 0)
+ *   waiters      handshake, then --flood wait_for_actor on names that never
+ *                register, held open (a registry target)
+ *   register     handshake, then --flood register_actor of new names, held
+ *                open (a registry target)
+ *   idle         handshake, then silence: a connection slot hoarded
  *
  * The driver does not judge how the IUT treats these connections (the
  * conformance suite does); it counts the faults it injected, bounds how
@@ -26,9 +31,12 @@
 #define GARBAGE_BYTES 64
 
 static const char *const kind_names[CK_KINDS] = {
-    "drop", "nonmap", "truncated", "unknown-cid", "garbage", "slowloris", "half-open", "reset"
+    "drop", "nonmap", "truncated", "unknown-cid", "garbage", "slowloris", "half-open", "reset",
+    "waiters", "register", "idle"
 };
-static const double default_rates[CK_KINDS] = { 20, 2, 2, 2, 2, 1, 1, 2 };
+static const double default_rates[CK_KINDS] = { 20, 2, 2, 2, 2, 1, 1, 2, 0, 0, 0 };
+/* --chaos attack: the deliberate attacker of a registry beside the faults. */
+static const double attack_rates[CK_KINDS] = { 20, 2, 2, 2, 2, 1, 1, 2, 2, 2, 5 };
 
 typedef enum cphase { CP_CONNECTING, CP_HANDSHAKE, CP_HOLDING } cphase;
 
@@ -56,8 +64,8 @@ struct soak_chaos {
 
 int soak_chaos_parse(const char *spec, double rates[CK_KINDS], sc_err *err)
 {
-    if (strcmp(spec, "default") == 0) {
-        memcpy(rates, default_rates, sizeof(default_rates));
+    if (strcmp(spec, "default") == 0 || strcmp(spec, "attack") == 0) {
+        memcpy(rates, spec[0] == 'd' ? default_rates : attack_rates, sizeof(default_rates));
         return SC_OK;
     }
     char buf[512];
@@ -78,7 +86,8 @@ int soak_chaos_parse(const char *spec, double rates[CK_KINDS], sc_err *err)
             k++;
         if (k == CK_KINDS)
             return sc_err_set(err, SC_EARG, "--chaos: unknown kind '%s' (drop, nonmap, truncated, "
-                              "unknown-cid, garbage, slowloris, half-open, reset)", item);
+                              "unknown-cid, garbage, slowloris, half-open, reset, waiters, "
+                              "register, idle)", item);
         rates[k] = r;
     }
     return SC_OK;
@@ -143,6 +152,46 @@ static int put_flood(chaos_conn *x, sc_err *err)
     return soak_sock_put(&x->sk, &x->S->nil_msg, err);
 }
 
+typedef struct flood_arg {
+    int kind;
+    const sc_uid *uid;
+    sc_str name;
+    sc_str cid;
+} flood_arg;
+
+static int pack_flood_cmd(msgpack_packer *pk, const void *arg)
+{
+    const flood_arg *a = arg;
+    int waiters = a->kind == CK_WAITERS;
+    if (sc_pack_cmd_begin(pk, SC_STR("self"), waiters ? SC_STR("wait_for_actor")
+                                                      : SC_STR("register_actor")) != 0)
+        return -1;
+    if (waiters)
+        return msgpack_pack_map(pk, 1) || sc_pack_cstr(pk, "name") || sc_pack_str(pk, a->name) ||
+               sc_pack_cmd_end(pk, a->uid, a->cid);
+    return msgpack_pack_map(pk, 2) || sc_pack_cstr(pk, "uid") || msgpack_pack_array(pk, 2) ||
+           sc_pack_str(pk, a->name) || sc_pack_str(pk, a->cid) || sc_pack_cstr(pk, "sockaddr") ||
+           msgpack_pack_array(pk, 2) || sc_pack_cstr(pk, "127.0.0.1") ||
+           msgpack_pack_uint16(pk, 9) || sc_pack_cmd_end(pk, a->uid, a->cid);
+}
+
+/* --flood commands that each leave something behind in the target: a
+ * waiter, or a registry entry (under a fresh name, so each one is new). */
+static int put_leftovers(chaos_conn *x, sc_err *err)
+{
+    soak *S = x->S;
+    for (unsigned i = 0; i < S->o.flood; i++) {
+        char name[48], cid[37];
+        unsigned long n = ++S->chaos->flood_n;
+        snprintf(name, sizeof(name), "soak-%s-%lu", kind_names[x->kind], n);
+        bench_cid(cid, 0xf100d, n);
+        flood_arg a = { x->kind, &S->uid, { name, strlen(name) }, { cid, 36 } };
+        if (soak_sock_put_packed(&x->sk, pack_flood_cmd, &a, err) != SC_OK)
+            return err->code;
+    }
+    return SC_OK;
+}
+
 static int put_garbage(soak_sock *k, sc_err *err)
 {
     char g[GARBAGE_BYTES];
@@ -173,6 +222,10 @@ static void inject(chaos_conn *x)
         break;
     case CK_GARBAGE:
         rc = put_garbage(&x->sk, &err);
+        break;
+    case CK_WAITERS:
+    case CK_REGISTER:
+        rc = put_leftovers(x, &err);
         break;
     }
     if (rc != SC_OK || soak_sock_flush(S->ev, &x->sk, &err) != SC_OK) {

@@ -41,14 +41,20 @@ static void usage(FILE *f)
           "  --window N           echo yields unanswered at once per connection (default 8)\n"
           "  --rate R             messages/s per direction over all connections, 0 = no cap (default 0)\n"
           "  --stream-n N         yields per ctx_stream_out round (default 64)\n"
-          "  --timeout S          bound of the closing phase after the load (default 30)\n"
+          "  --timeout S          bound of the closing phase after the load, and of the\n"
+          "                       bystander's wait for each answer (default 30)\n"
           "  --pid PID            sample the IUT's RSS and open descriptors from /proc\n"
           "  --expect-shutdown    the IUT is shut down during the load: connections must end\n"
           "                       with ContextCancelled or a closed channel, not hang; lost\n"
           "                       then counts gaps only, the tail is cut-by-shutdown\n"
-          "  --chaos SPEC         'default' or KIND=RATE,... connections/s of the kinds drop,\n"
-          "                       nonmap, truncated, unknown-cid, garbage, slowloris,\n"
-          "                       half-open, reset (default: none)\n"
+          "  --chaos SPEC         'default', 'attack' (default and the kinds waiters, register\n"
+          "                       and idle: a registry target) or KIND=RATE,... connections/s\n"
+          "                       of the kinds drop, nonmap, truncated, unknown-cid, garbage,\n"
+          "                       slowloris, half-open, reset, waiters, register, idle\n"
+          "                       (default: none)\n"
+          "  --flood N            commands of one waiters or register connection (default 2000)\n"
+          "  --probe-every S      the bystander's pause between its echo calls, 0 for no\n"
+          "                       bystander (default 0.01)\n"
           "  --chaos-max N        chaos connections open at once (default 200)\n"
           "  --chaos-hold S       longest life of a chaos connection (default 12)\n"
           "  --help               this text\n\n"
@@ -70,7 +76,8 @@ static double num_arg(const char *name, const char *v, double lo, double hi)
 static void parse_args(int argc, char **argv, soak_opts *o)
 {
     enum { O_ADDR = 256, O_CODEC, O_CONNS, O_SECONDS, O_MESSAGES, O_WINDOW, O_RATE, O_STREAM_N,
-           O_TIMEOUT, O_PID, O_SHUTDOWN, O_CHAOS, O_CHAOS_MAX, O_CHAOS_HOLD, O_HELP };
+           O_TIMEOUT, O_PID, O_SHUTDOWN, O_CHAOS, O_CHAOS_MAX, O_CHAOS_HOLD, O_FLOOD, O_PROBE,
+           O_HELP };
     static const struct option longopts[] = {
         { "addr", required_argument, NULL, O_ADDR },       { "codec", required_argument, NULL, O_CODEC },
         { "conns", required_argument, NULL, O_CONNS },     { "seconds", required_argument, NULL, O_SECONDS },
@@ -80,6 +87,7 @@ static void parse_args(int argc, char **argv, soak_opts *o)
         { "expect-shutdown", no_argument, NULL, O_SHUTDOWN }, { "chaos", required_argument, NULL, O_CHAOS },
         { "chaos-max", required_argument, NULL, O_CHAOS_MAX },
         { "chaos-hold", required_argument, NULL, O_CHAOS_HOLD }, { "help", no_argument, NULL, O_HELP },
+        { "flood", required_argument, NULL, O_FLOOD }, { "probe-every", required_argument, NULL, O_PROBE },
         { NULL, 0, NULL, 0 }
     };
     memset(o, 0, sizeof(*o));
@@ -91,6 +99,8 @@ static void parse_args(int argc, char **argv, soak_opts *o)
     o->timeout = 30;
     o->chaos_max = 200;
     o->chaos_hold = 12;
+    o->flood = 2000;
+    o->probe_every = 0.01;
     sc_err err;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1;) {
@@ -117,6 +127,8 @@ static void parse_args(int argc, char **argv, soak_opts *o)
             break;
         case O_CHAOS_MAX: o->chaos_max = (unsigned)num_arg("--chaos-max", optarg, 1, 100000); break;
         case O_CHAOS_HOLD: o->chaos_hold = num_arg("--chaos-hold", optarg, 0.1, 3600); break;
+        case O_FLOOD: o->flood = (unsigned)num_arg("--flood", optarg, 1, 1000000); break;
+        case O_PROBE: o->probe_every = num_arg("--probe-every", optarg, 0, 60); break;
         case O_HELP: usage(stdout); exit(0);
         default:
             cli_bad_option(c, O_ADDR, argv);
@@ -192,6 +204,7 @@ static void load_over(soak *S)
     S->load_ended_at = ev_now(S->ev);
     ev_timer_stop(S->ev, &S->load_timer);
     soak_chaos_stop(S);
+    soak_probe_stop(S);
     ev_timer_start(S->ev, &S->deadline);
     soak_conns_load_over(S);
 }
@@ -268,6 +281,7 @@ static int report(const soak *S)
            o->conns, ends[SOAK_END_FINISHED], ends[SOAK_END_CANCELLED], ends[SOAK_END_CLOSED],
            ends[SOAK_END_HUNG], ends[SOAK_END_FAILED]);
     soak_chaos_report(S, stdout);
+    soak_probe_report(S, stdout);
     printf("echo: sent %llu, received %llu\n", (unsigned long long)e->sent, (unsigned long long)e->received);
     printf("stream-out: sent %llu, received %llu\n", (unsigned long long)t->sent,
            (unsigned long long)t->received);
@@ -296,6 +310,10 @@ static int report(const soak *S)
         why(verdict, sizeof(verdict), "%llu message(s) reordered", (unsigned long long)reord);
     if (S->after_nil)
         why(verdict, sizeof(verdict), "%lu byte(s) arrived after a nil ended the channel", S->after_nil);
+    /* A shutdown ends the bystander's call too: only a call lost while the
+     * IUT serves is one. */
+    if (soak_probe_failures(S) && !o->expect_shutdown)
+        why(verdict, sizeof(verdict), "the bystander's call got no answer");
     if (ends[SOAK_END_HUNG])
         why(verdict, sizeof(verdict), "%lu connection(s) hung", ends[SOAK_END_HUNG]);
     if (ends[SOAK_END_FAILED])
@@ -350,7 +368,8 @@ int main(int argc, char **argv)
     ev_timer_start(S.ev, &S.tick);
     ev_timer_start(S.ev, &S.load_timer);
     soak_proc_start(&S);
-    if (soak_chaos_start(&S, &err) != SC_OK || soak_conns_start(&S, &err) != SC_OK) {
+    if (soak_chaos_start(&S, &err) != SC_OK || soak_conns_start(&S, &err) != SC_OK ||
+        soak_probe_start(&S, &err) != SC_OK) {
         fprintf(stderr, "scwire-soak: %s\n", err.msg);
         return 1;
     }
@@ -361,6 +380,7 @@ int main(int argc, char **argv)
     int rc = report(&S);
     soak_chaos_stop(&S);
     soak_chaos_free(&S);
+    soak_probe_free(&S);
     soak_conns_free(&S);
     bmsg_free(&S.uid_msg);
     bmsg_free(&S.nil_msg);

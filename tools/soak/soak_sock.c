@@ -156,9 +156,7 @@ int soak_sock_put(soak_sock *k, const bmsg *m, sc_err *err)
 
 /* Frame one message packed by pack(arg) at the end of k->out; on failure
  * nothing of it stays there. */
-typedef int (*pack_fn)(msgpack_packer *pk, const void *arg);
-
-static int put_packed(soak_sock *k, pack_fn pack, const void *arg, sc_err *err)
+int soak_sock_put_packed(soak_sock *k, soak_pack_fn pack, const void *arg, sc_err *err)
 {
     size_t before = sc_buf_size(&k->out), mark;
     msgpack_packer pk;
@@ -190,7 +188,7 @@ static int pack_yield(msgpack_packer *pk, const void *arg)
 int soak_sock_put_yield(soak_sock *k, sc_str cid, uint64_t value, sc_err *err)
 {
     yield_arg a = { cid, value };
-    return put_packed(k, pack_yield, &a, err);
+    return soak_sock_put_packed(k, pack_yield, &a, err);
 }
 
 typedef struct cmd_arg {
@@ -215,5 +213,5 @@ int soak_sock_put_cmd_int(soak_sock *k, const char *func, const char *key, int64
                           const sc_uid *uid, sc_str cid, sc_err *err)
 {
     cmd_arg a = { func, key, value, uid, cid };
-    return put_packed(k, pack_cmd_int, &a, err);
+    return soak_sock_put_packed(k, pack_cmd_int, &a, err);
 }

@@ -11,6 +11,7 @@ so that the tests can show that the driver sees each kind of fault.
   --ignore-stop    the caller's stop on ctx_echo is never answered
   --after-nil      one more message after the nil that ends a channel
   --close-at K     the connection that receives echo value K is closed
+  --silent-echo    the echo calls of the bystander get their functype, never a return
 
 Each fault happens once, on the first context that gets that far.  Prints
 host:port on its first line; serves until SIGTERM or SIGINT.
@@ -99,6 +100,11 @@ async def serve_conn(reader, writer, codec, faults):
 def handle(msg, send, echoes, faults):
     if "cmd" in msg:
         ns, func, kwargs, _uid, cid = msg["cmd"]
+        if func == "echo":
+            send({"functype": "asyncfunc", "cid": cid})
+            if not faults.a.silent_echo:
+                send({"return": kwargs["value"], "cid": cid})
+            return
         send({"functype": "context", "cid": cid})
         if func == "ctx_echo":
             send({"started": kwargs["first"], "cid": cid})
@@ -143,6 +149,7 @@ async def main():
     for name in ("--drop-echo", "--swap-echo", "--dup-echo", "--drop-out", "--close-at"):
         p.add_argument(name, type=int, default=-1)
     p.add_argument("--ignore-stop", action="store_true")
+    p.add_argument("--silent-echo", action="store_true")
     p.add_argument("--after-nil", action="store_true")
     a = p.parse_args()
     faults = Faults(a)

@@ -137,9 +137,37 @@ def test_reference_runtime_with_chaos_holds(ref):
     assert r.returncode == 0, r.stdout + r.stderr
     assert rep["lost"] == "0" and rep["result"] == "ok"
     faults = dict(kv.split("=") for kv in rep["faults"].split())
-    assert all(int(n) > 0 for n in faults.values()), rep["faults"]
+    asked = ("drop", "nonmap", "truncated", "unknown-cid", "garbage", "half-open", "reset", "slowloris")
+    assert all(int(faults[k]) > 0 for k in asked), rep["faults"]
     assert rep["connections"].startswith("20 healthy: 20 finished")
     assert rep["target-fds"].startswith("first ") and "peak" in rep["target-fds"]
+
+
+def test_the_attacker_mix_leaves_waiters_registrations_and_idle_slots_and_the_bystander_is_timed():
+    """--chaos attack against a registry: waiter floods, registration floods and
+    idle connections are injected, nothing is lost, and the bystander reports
+    how many calls it made and their quantiles."""
+    s = server([REF, "--listen", "127.0.0.1:0", "--registry-role"])
+    try:
+        r, rep = soak("--addr", s.addr, "--conns", 10, "--seconds", 2, "--chaos", "attack",
+                      "--flood", 200, "--chaos-hold", 1)
+    finally:
+        s.stop()
+    assert r.returncode == 0, r.stdout + r.stderr
+    faults = dict(kv.split("=") for kv in rep["faults"].split())
+    assert all(int(faults[k]) > 0 for k in ("waiters", "register", "idle")), rep["faults"]
+    calls, _, rest = rep["bystander"].partition(" calls answered, ")
+    assert int(calls) > 10 and rest.startswith("p50 ") and " p99 " in rest, rep["bystander"]
+
+
+def test_a_bystander_that_gets_no_answer_fails_the_run(fake):
+    """A target that never answers the bystander's echo (the streams still
+    flow): its call goes unanswered, and the run fails saying so."""
+    s = fake("--silent-echo")
+    r, rep = soak("--addr", s.addr, "--conns", 2, "--seconds", 3, "--timeout", 2)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the bystander's call got no answer" in rep["result"], rep["result"]
+    assert "failed: no answer within the timeout" in rep["bystander"], rep["bystander"]
 
 
 def test_expect_shutdown_without_a_shutdown_fails(ref):

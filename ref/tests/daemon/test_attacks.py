@@ -5,6 +5,7 @@ process tree without bound, and peers that hold resources without using
 them.  Each test checks that the attacker is contained and that a bystander
 on another connection is still served."""
 import os
+import shutil
 import signal
 import socket
 import time
@@ -209,5 +210,50 @@ def test_a_child_budget_lets_children_spawn_within_the_root_budget():
                                                                      "cid": "r3"}
     assert call(peer, "spawn_cancel", "c1", name=D) == {"return": True, "cid": "c1"}
     assert wait_no_leftovers(proc.pid, (uid_of(W), uid_of(G), uid_of(D))) == []
+    status, err = stop(proc)
+    assert status == 0, err
+
+
+# --- name resolution off the loop -------------------------------------------
+
+@pytest.fixture
+def silent_resolver(tmp_path):
+    """A name server on 127.0.0.1:53 that never answers, and a resolv.conf
+    naming it, for a daemon run in a mount namespace of its own."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to give the daemon a resolv.conf of its own")
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        dns.bind(("127.0.0.1", 53))
+    except OSError as e:
+        dns.close()
+        pytest.skip(f"cannot play a silent name server on 127.0.0.1:53: {e}")
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.1\noptions timeout:3 attempts:1\n")
+    wrapper = ("unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+               str(conf))
+    yield wrapper
+    dns.close()
+
+
+def test_a_resolver_that_never_answers_delays_only_the_calls_that_need_it(silent_resolver):
+    """Three ctx_call to a host name whose resolution hangs: a bystander's
+    echo, sent after them, is answered before any of them, and each of them
+    then fails on its own."""
+    proc, port = start("--kill-grace", "1", wrapper=silent_resolver)
+    caller = Peer(port)
+    for i in range(3):
+        send_cmd(caller, "ctx_call", f"c{i}", {"host": f"slow{i}.scwire.test", "port": 1,
+                                               "ns": SVC, "func": "ctx_echo",
+                                               "kwargs": {"first": 1}, "idle": 0})
+        assert caller.recv() == {"functype": "asyncfunc", "cid": f"c{i}"}
+    bystander = Peer(port)
+    echo(bystander, "first", "e1")
+    caller.sock.settimeout(0.2)
+    with pytest.raises(socket.timeout):
+        caller.sock.recv(1)
+    caller.sock.settimeout(TIMEOUT)
+    failed = [caller.recv() for _ in range(3)]
+    assert all("error" in m for m in failed), failed
     status, err = stop(proc)
     assert status == 0, err
