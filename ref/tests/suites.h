@@ -16,6 +16,7 @@
     X(registry)           \
     X(actor)              \
     X(nursery)            \
+    X(budget)             \
     X(regress)
 
 #define SC_DECLARE_SUITE(name) int register_##name##_tests(void);
