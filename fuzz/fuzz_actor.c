@@ -201,6 +201,11 @@ static void limits_for(unsigned profile, unsigned max_conns, sc_limits *l)
         l->max_outbuf = 4096;
         break;
     }
+    /* Hardening bounds small enough to be crossed by a few messages. */
+    l->max_conn_bytes = 3 * l->max_frame + 2048;
+    l->max_total_bytes = 2 * l->max_conn_bytes;
+    l->message_timeout = 3 * l->handshake_timeout;
+    l->idle_timeout = (profile & 3) == 1 ? 5.0 : 0.0;
 }
 
 /* ---- connections ---------------------------------------------------------- */
