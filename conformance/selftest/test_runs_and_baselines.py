@@ -78,18 +78,18 @@ def verdicts(rep):
 def test_every_report_names_suite_version_and_spec_revision(demo):
     p, rep = run(demo, "-k", "passes")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert rep["suite_version"] == "0.1.0" and rep["spec_revision"] == "2"
+    assert rep["suite_version"] == "0.1.0" and rep["spec_revision"] == "3"
     assert rep["exit_status"] == 0 and rep["started"] and rep["duration_s"] > 0
     out = demo / "out"
     root = ET.parse(out / "junit.xml").getroot()
     props = {q.get("name"): q.get("value") for q in root.find("testsuite/properties")}
-    assert props["suite_version"] == "0.1.0" and props["spec_revision"] == "2"
+    assert props["suite_version"] == "0.1.0" and props["spec_revision"] == "3"
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "suite version" in page and "spec revision" in page and "<svg" not in page
     # A passing case's diagram is on a page of its own, linked from the report.
     assert 'href="cases/demo/test_hs_1_passes.html"' in page
     assert "<svg" in (out / "cases" / "demo" / "test_hs_1_passes.html").read_text(encoding="utf-8")
-    assert "scwire-conform 0.1.0, spec revision 2, profile 0.1.0a4, codec msgpack" in p.stdout
+    assert "scwire-conform 0.1.0, spec revision 3, profile 0.1.0a4, codec msgpack" in p.stdout
     assert f"HTML report: {out / 'report.html'}" in p.stdout
 
 
@@ -192,7 +192,7 @@ def test_catalogue_of_demo_cases(demo, tmp_path):
     p, _ = run(demo, "--catalogue", str(path), "--iut-cmd", "/nonexistent-iut")
     assert p.returncode == 0, p.stdout + p.stderr
     cat = json.loads(path.read_text())
-    assert cat["suite_version"] == "0.1.0" and cat["spec_revision"] == "2"
+    assert cat["suite_version"] == "0.1.0" and cat["spec_revision"] == "3"
     cases = {c["id"]: c for c in cat["cases"]}
     assert cat["count"] == len(cases) == 8
     c = cases["demo/test_hs_1_passes"]
