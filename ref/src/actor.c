@@ -163,8 +163,23 @@ int sc_actor_next_event(sc_actor *a, sc_event *ev)
 
 /* One SC_EV_IO per connection is enough until the glue has taken it: it
  * asks for the interest then, which covers everything queued since. */
+/* Unsent output counts against the total budget too (LIM-21): what a
+ * connection that does not read makes the actor hold adds up over many. */
+static void out_note(sc_actor *a, sc_conn *c)
+{
+    size_t now = sc_chan_output_size(&c->chan);
+    a->out_total = a->out_total - c->out_counted + now;
+    c->out_counted = now;
+}
+
+static int total_pressed(const sc_actor *a)
+{
+    return a->retained + a->out_total >= a->cfg.limits.max_total_bytes;
+}
+
 void sc_conn_kick(sc_actor *a, sc_conn *c)
 {
+    out_note(a, c);
     if (c->io_queued)
         return;
     if (sc_actor_push_event(a, SC_EV_IO, c))
@@ -324,6 +339,7 @@ static void conn_free(sc_actor *a, sc_conn *c)
     conn_drop_tasks(a, c);
     if (c->hs_timer >= 0)
         sc_timer_remove(a, c->hs_timer);
+    a->out_total -= c->out_counted;
     a->conns[c->id] = NULL;
     a->nconns--;
     sc_peeraddr_give(&a->addrs, c->addr);
@@ -691,10 +707,13 @@ int sc_actor_shutdown(sc_actor *a, double now)
 
 /* ---- the message loop ---------------------------------------------------------- */
 
+/* Under total pressure, the connections that still have output to take
+ * are not read: the bytes held are theirs to drain first. */
 static int conn_wants_input(const sc_actor *a, const sc_conn *c)
 {
     return !c->closing && !c->connecting && !c->peer_eof && !c->paused_park && !c->held &&
-           sc_chan_output_size(&c->chan) < a->cfg.limits.max_outbuf;
+           sc_chan_output_size(&c->chan) < a->cfg.limits.max_outbuf &&
+           !(c->out_counted > 0 && total_pressed(a));
 }
 
 static int park_spent(const sc_actor *a, const sc_conn *c)
@@ -1080,6 +1099,16 @@ void sc_actor_settle(sc_actor *a)
     }
     sc_nursery_sweep(a);
     exit_if_done(a);
+    if (total_pressed(a)) {
+        a->pressed = 1;
+    } else if (a->pressed) {
+        /* The pressure is over: every connection paused by it reads again. */
+        a->pressed = 0;
+        a->input_resumable = 1;
+        for (size_t i = 0; i < a->nconns_slots; i++)
+            if (a->conns[i] && !a->conns[i]->closing)
+                sc_conn_kick(a, a->conns[i]);
+    }
     resume_input(a);
 }
 
@@ -1151,8 +1180,11 @@ void sc_actor_conn_written(sc_actor *a, sc_conn_id id, size_t n, double now)
     if (!c)
         return;
     sc_buf_consume(&c->chan.out, n);
-    if (c->closing)
+    out_note(a, c);
+    if (c->closing) {
+        sc_actor_settle(a);
         return;
+    }
     if (sc_conn_has_room(a, c)) {
         /* Wake producers that waited for room; a step may finish its task. */
         sc_task *t = c->tasks;

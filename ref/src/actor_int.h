@@ -52,6 +52,7 @@ struct sc_conn {
     unsigned parked_msgs;  /* parking budget used by messages it delivered */
     size_t parked_bytes;
     size_t retained;       /* bytes kept on its account (budget.h) */
+    size_t out_counted;    /* its unsent output as last added to a->out_total */
     double warn_t0;        /* sc_conn_warn's current second */
     unsigned warn_n;       /* warnings logged in it */
     unsigned long warn_dropped; /* ... and left out */
@@ -83,6 +84,8 @@ struct sc_actor {
     uint32_t next_serial;
     sc_peeraddrs addrs;    /* open accepted connections per peer address */
     size_t retained;       /* bytes kept for all peers (budget.h) */
+    size_t out_total;      /* unsent output of all connections */
+    int pressed;           /* retained + out_total reached the total budget */
     sc_ctx_table contexts;
     sc_registry registry;
     sc_task **waiters;     /* wait_for_actor tasks, hashed by the name awaited */

@@ -24,7 +24,11 @@ int sc_budget_take(sc_actor *a, sc_conn *c, size_t n, sc_err *err)
                           "this connection would keep %zu bytes, over its budget of %zu "
                           "(--max-conn-bytes)",
                           c->retained + n, l->max_conn_bytes);
-    if (a->retained + n > l->max_total_bytes)
+    /* The total is shared first come, first served, except for a slice of
+     * it each connection keeps whatever the others hold: so a peer that
+     * keeps little is served however much the others keep. */
+    size_t slice = l->max_total_bytes / (2 * (size_t)(l->max_conns ? l->max_conns : 1));
+    if (a->retained + n > l->max_total_bytes && c->retained + n > slice)
         return sc_err_set(err, SC_ELIMIT,
                           "the actor would keep %zu bytes for its peers, over its budget of %zu "
                           "(--max-total-bytes)",
@@ -42,11 +46,16 @@ void sc_budget_give(sc_actor *a, sc_conn_id id, uint32_t serial, size_t n)
     a->retained -= n;
 }
 
-/* A context's fixed cost: its task and its routing key. */
+/* What the allocator and the tables add to a context beyond its bytes:
+ * a header on each of its four allocations and its slots in the context
+ * and waiter tables. */
+#define SC_TASK_OVERHEAD 96
+
+/* A context's fixed cost: its task, its routing key, what it keeps. */
 static size_t own_cost(const sc_task *t)
 {
-    return sizeof(*t) + t->ctx.peer_name.len + t->ctx.peer_uuid.len + t->ctx.cid.len + 3 +
-           t->value_len + t->text_len;
+    return sizeof(*t) + SC_TASK_OVERHEAD + t->ctx.peer_name.len + t->ctx.peer_uuid.len +
+           t->ctx.cid.len + 3 + t->value_len + t->text_len;
 }
 
 int sc_budget_task_own(sc_actor *a, sc_task *t, sc_err *err)

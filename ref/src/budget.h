@@ -9,7 +9,9 @@
  * may be another one with the same uid (CID-4): so a second connection that
  * presents someone's uid spends its own budget, never theirs.  The queue's
  * charges are kept in delivery order beside it, since the queue itself does
- * not say who sent what. */
+ * not say who sent what.  When the total is spent, a connection may still
+ * keep up to its slice of it (the total over twice the connection limit),
+ * so the total can be passed by at most half. */
 #ifndef SC_BUDGET_H
 #define SC_BUDGET_H
 
