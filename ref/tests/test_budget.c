@@ -75,21 +75,25 @@ static void test_conn_budget_refuses_the_crossing_command(void)
 }
 
 /* LIM-21: the total over connections is bounded too, and crossing it
- * refuses only the connection whose command would cross. */
+ * refuses only the connection whose command would cross; a connection that
+ * keeps little (within its slice, 1200000 / 32 bytes here) is still served. */
 static void test_total_budget_refuses_only_the_crossing_connection(void)
 {
     sc_actor_config cfg = config();
     cfg.limits.max_conn_bytes = 1u << 20;
     cfg.limits.max_total_bytes = 1200000;
+    cfg.limits.max_conns = 16;
     simpeer p;
     at_start(&p, &cfg);
-    int a = at_peer(&p), b = at_peer(&p);
-    CU_ASSERT(keep(&p, a, "k1", 500000) && keep(&p, b, "k2", 500000));
+    int a = at_peer(&p), b = at_peer(&p), c = at_peer(&p);
+    CU_ASSERT(keep(&p, a, "k1", 590000) && keep(&p, b, "k2", 590000));
     char *v = repeat('v', 500000);
     sp_cmd(&p, b, "k3", "scwire_service", "ctx_no_stream", "{'value': '%s'}", v);
     free(v);
     CU_ASSERT(sp_expect_error(&p, b, "k3", "MemoryError", "--max-total-bytes") != NULL);
     CU_ASSERT(echo_ok(&p, a, "e1") && echo_ok(&p, b, "e2"));
+    /* Past the total now, but within c's slice. */
+    CU_ASSERT(keep(&p, c, "k4", 30000));
     at_finish(&p);
 }
 
