@@ -87,7 +87,7 @@ static void test_total_budget_refuses_only_the_crossing_connection(void)
     at_start(&p, &cfg);
     int a = at_peer(&p), b = at_peer(&p), c = at_peer(&p);
     CU_ASSERT(keep(&p, a, "k1", 590000) && keep(&p, b, "k2", 590000));
-    char *v = repeat('v', 500000);
+    char *v = repeat('v', 200000);
     sp_cmd(&p, b, "k3", "scwire_service", "ctx_no_stream", "{'value': '%s'}", v);
     free(v);
     CU_ASSERT(sp_expect_error(&p, b, "k3", "MemoryError", "--max-total-bytes") != NULL);
