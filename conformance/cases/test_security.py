@@ -25,7 +25,7 @@ from scwire_conform import mpk, msgs
 from scwire_conform.bystander import CLOSED, DOWN, HUNG, REJECTED, SERVED
 from scwire_conform.codec import HEADER
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import Violation, must, should
+from scwire_conform.verdict import Violation, info, must, should
 from scwire_conform.wire import SERVICE, Closed, Timeout
 from scwire_conform.wirelog import short
 
@@ -920,3 +920,110 @@ def test_hs_8_connect_and_drop_storm_beside_a_conversation(hostile):
             (c.abort if i % 2 else c.close)()
             h.dropped(c)
         h.note("200 connect-and-drop: close, reset, part of a uid, after the IUT's uid")
+
+
+# --- floods that leave something behind (a registry IUT) ---------------------
+
+# A waiter list that is walked to add or to free a waiter costs seconds at this
+# size (64000 waiters), and blocks everyone while the connections close.
+FLOOD_CONNS = 16
+FLOOD_EACH = 4000
+
+
+def robust(cond, msg):
+    """A SEC-2 check whose failure is a robustness one: another peer was hurt."""
+    if not cond:
+        raise Violation(msg, rid="SEC-2", robustness=True)
+
+
+def registry_iut(private_iut, settings, iut):
+    """The session IUT when it is a registry, else one of the case's own."""
+    return iut if settings.registry else private_iut("--registry-role")
+
+
+def flood(factory, target, settings, messages_for, label):
+    """FLOOD_CONNS connections each write FLOOD_EACH messages at once, then
+    read until the first answer on their last cid: proof that the IUT has
+    taken every message before it (answered or refused, it does not matter)."""
+    conns = []
+    for k in range(FLOOD_CONNS):
+        c = factory(target=target, conn_name=f"{label}-{k}")
+        msgs_k = messages_for(c, k)
+        c.send_raw(b"".join(c.codec.encode(m) for m in msgs_k),
+                   note=f"{len(msgs_k)} {label} commands at once")
+        conns.append((c, msgs_k[-1]["cmd"][4]))
+    for c, last in conns:
+        deadline = time.monotonic() + settings.timeout
+        while True:
+            left = deadline - time.monotonic()
+            robust(left > 0, f"{c.name}: no answer on its last {label} command within "
+                             f"{settings.timeout:g} s: the IUT did not take the flood")
+            try:
+                m = c.recv(timeout=left)
+            except Timeout:
+                m = None
+            if isinstance(m, dict) and m.get("cid") == last:
+                break
+    return [c for c, _ in conns]
+
+
+def prompt_echoes(factory, target, settings, when):
+    """Five echoes on a fresh connection, each answered within the prompt bound."""
+    c = factory(target=target, conn_name=f"bystander-{when.split()[0]}")
+    worst = 0.0
+    for i in range(5):
+        t0 = time.monotonic()
+        r = c.call(SERVICE, "echo", value=i)
+        worst = max(worst, time.monotonic() - t0)
+        must(r.kind == "return" and r.value == i, f"{when}: echo {i} answered {short(r.final)}")
+    robust(worst <= settings.prompt, f"{when}: an echo on another connection took {worst:.2f} s, "
+                                     f"more than the prompt bound {settings.prompt:g} s")
+    c.close()
+    return worst
+
+
+@pytest.mark.spec("SEC-2", "SEC-1", "REG-6")
+@pytest.mark.needs("registry-role")
+def test_sec_2_a_flood_of_waiters_delays_no_one(private_iut, fresh_conn_factory, settings, iut):
+    """16 connections park 4000 wait_for_actor calls each on names that never register (or
+    have them refused past the context limit); an echo on another connection is answered
+    promptly, and again right after the 16 have closed, while their waiters go."""
+    target = registry_iut(private_iut, settings, iut)
+
+    def waiters(c, k):
+        return [{"cmd": ["self", "wait_for_actor", {"name": f"never-{k}-{i}"}, list(c.uid),
+                         new_cid()]} for i in range(FLOOD_EACH)]
+    conns = flood(fresh_conn_factory, target, settings, waiters, "wait_for_actor")
+    during = prompt_echoes(fresh_conn_factory, target, settings, "with 64000 waiters parked")
+    for c in conns:
+        c.close()
+    after = prompt_echoes(fresh_conn_factory, target, settings, "after their connections closed")
+    info(f"slowest echo {during * 1000:.1f} ms beside the waiters, {after * 1000:.1f} ms after")
+
+
+@pytest.mark.spec("SEC-2", "SEC-1", "REG-2")
+@pytest.mark.needs("registry-role")
+def test_sec_2_a_flood_of_registrations_delays_no_one(private_iut, fresh_conn_factory, settings,
+                                                       iut):
+    """16 connections register 4000 new names each (or have them refused past the
+    registry's bound); an echo on another connection is answered promptly, find_actor
+    still answers, and get_registry is answered (with the table or an error), not with a
+    closed connection."""
+    target = registry_iut(private_iut, settings, iut)
+
+    def registrations(c, k):
+        return [{"cmd": ["self", "register_actor",
+                         {"uid": [f"flood-{k}-{i}", new_cid()], "sockaddr": ["127.0.0.1", 9]},
+                         list(c.uid), new_cid()]} for i in range(FLOOD_EACH)]
+    flood(fresh_conn_factory, target, settings, registrations, "register_actor")
+    worst = prompt_echoes(fresh_conn_factory, target, settings, "after 64000 registrations")
+    c = fresh_conn_factory(target=target, conn_name="asker")
+    r = c.call("self", "find_actor", {"name": "flood-0-0"})
+    must(r.kind == "return", f"find_actor after the flood answered {short(r.final)}")
+    try:
+        r = c.call("self", "get_registry", {})
+    except Closed as e:
+        robust(False, f"get_registry after the flood closed the connection ({e})")
+    must(r.kind in ("return", "error"), f"get_registry after the flood answered {short(r.final)}")
+    info(f"slowest echo {worst * 1000:.1f} ms after the registrations; get_registry gave "
+         f"{'a table of ' + str(len(r.value)) + ' entries' if r.kind == 'return' else 'an error'}")
