@@ -67,16 +67,21 @@ void sc_actor_config_default(sc_actor_config *cfg)
     cfg->exe_path = "scwire-ref";
 }
 
+static void log_line(sc_actor *a, int level, const char *fmt, va_list ap)
+{
+    char line[1024];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    a->cb.log(a->ud, level, line);
+}
+
 void sc_log(sc_actor *a, int level, const char *fmt, ...)
 {
     if (!sc_log_on(a, level) || !a->cb.log)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    log_line(a, level, fmt, ap);
     va_end(ap);
-    a->cb.log(a->ud, level, line);
 }
 
 /* Peer-caused warnings: SC_WARN_PER_SECOND lines per connection and
@@ -105,12 +110,10 @@ void sc_conn_warn(sc_actor *a, sc_conn *c, const char *fmt, ...)
         return;
     }
     c->warn_n++;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    log_line(a, SC_LOG_WARNING, fmt, ap);
     va_end(ap);
-    a->cb.log(a->ud, SC_LOG_WARNING, line);
 }
 
 void sc_uid_repr(const sc_uid *uid, char *out, size_t n)

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* actortest.c - steps shared by the CUnit tests of a whole actor (actortest.h). */
+#include <stdlib.h>
+#include <string.h>
+
 #include <CUnit/CUnit.h>
 
 #include "actortest.h"
@@ -29,4 +32,20 @@ int at_functype(simpeer *p, int h, const char *cid, const char *kind)
 int at_return(simpeer *p, int h, const char *cid, const char *value)
 {
     return sp_expect(p, h, "{'return': %s, 'cid': '%s'}", value, cid);
+}
+
+sc_actor_config at_config(void)
+{
+    sc_actor_config c;
+    sc_actor_config_default(&c);
+    return c;
+}
+
+char *at_repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    CU_ASSERT_FATAL(s != NULL);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
 }

@@ -10,6 +10,10 @@
 /* The uuid of the usual peer, ('peer', AT_PEER_UUID). */
 #define AT_PEER_UUID "11111111-1111-4111-8111-111111111111"
 
+/* sc_actor_config_default(), for a test to change. */
+sc_actor_config at_config(void);
+/* n times c and a NUL, malloc'ed (fatal to the test when out of memory). */
+char *at_repeat(char c, size_t n);
 /* sp_init, fatal to the test when it fails. */
 void at_start(simpeer *p, const sc_actor_config *cfg);
 /* sp_free, failing the test when anything leaked. */

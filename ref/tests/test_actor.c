@@ -27,13 +27,6 @@
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static sc_actor_config config(void)
-{
-    sc_actor_config c;
-    sc_actor_config_default(&c);
-    return c;
-}
-
 static int started(simpeer *p, int h, const char *cid, const char *value)
 {
     return sp_expect(p, h, "{'started': %s, 'cid': '%s'}", value, cid);
@@ -84,15 +77,6 @@ static const char *overrun_tb(char *out, size_t n, const char *cid, int no_strea
              "local task: %s @ " AREPR "\nremote sender: " PREPR "\n",
              no_stream ? "\n*** No stream open on `" ANAME "` side! ***\n\n" : "", cid);
     return out;
-}
-
-static char *repeat(char c, size_t n)
-{
-    char *s = malloc(n + 1);
-    CU_ASSERT_FATAL(s != NULL);
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
 }
 
 /* ---- handshake -------------------------------------------------------------------- */
@@ -195,7 +179,7 @@ static void test_hs_eof_inside_uid(void)
  * the connection; a handshake that completes in time disarms the timer. */
 static void test_hs_timeout(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.handshake_timeout = 10.0;
     simpeer p;
     at_start(&p, &cfg);
@@ -526,7 +510,7 @@ static void test_echo_values(void)
         CU_ASSERT(at_return(&p, h, cid, values[i].back ? values[i].back : values[i].sent));
     }
     /* str8, str16, bin16 */
-    char *s = repeat('s', 300);
+    char *s = at_repeat('s', 300);
     sp_cmd(&p, h, "big", "scwire_service", "echo", "{'value': ['%.40s', '%s', b'%s']}", s, s, s);
     CU_ASSERT(at_functype(&p, h, "big", "asyncfunc"));
     CU_ASSERT(sp_expect(&p, h, "{'return': ['%.40s', '%s', b'%s'], 'cid': 'big'}", s, s, s));
@@ -890,7 +874,7 @@ static void test_overrun_no_stream(void)
 
 static int count_overruns(simpeer *p, int n, unsigned buffer)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     if (buffer)
         cfg.limits.msg_buffer_size = buffer;
     at_start(p, &cfg);
@@ -972,7 +956,7 @@ static void test_slow_sink_backpressure(void)
  * message, also those still in the actor's own input buffer, arrives. */
 static void test_park_budget(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     simpeer p;
@@ -1008,7 +992,7 @@ static void test_park_budget(void)
  * context drains. */
 static void test_park_budget_other_conn(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     simpeer p;
@@ -1032,7 +1016,7 @@ static void test_park_budget_other_conn(void)
 /* OVR-9: a context that ends with parked messages gives the budget back. */
 static void test_park_discarded_on_cancel(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     simpeer p;
@@ -1086,7 +1070,7 @@ static void test_slow_sink_no_backpressure(void)
  * bounded, other peers are served; once it reads, everything arrives. */
 static void test_never_reading_peer(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_outbuf = 64 * 1024;
     simpeer p;
     at_start(&p, &cfg);
@@ -1101,7 +1085,7 @@ static void test_never_reading_peer(void)
     out = sp_outbuf(&p, s);
     CU_ASSERT(out >= 32 * 1024 && out < 33 * 1024);
     /* Replies to further commands fill the output up to the limit. */
-    char *v = repeat('v', 2000);
+    char *v = at_repeat('v', 2000);
     for (int i = 0; i < 40; i++)
         sp_cmd(&p, h, "e", "scwire_service", "echo", "{'value': '%s'}", v);
     free(v);
@@ -1141,7 +1125,7 @@ static void test_never_reading_peer(void)
  * once the peer reads, every value comes back in order. */
 static void test_ctx_echo_slow_reader(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_outbuf = 16 * 1024;
     simpeer p;
     at_start(&p, &cfg);
@@ -1149,7 +1133,7 @@ static void test_ctx_echo_slow_reader(void)
     sp_cmd(&p, h, "c1", "scwire_service", "ctx_echo", "{'first': nil}");
     CU_ASSERT(at_functype(&p, h, "c1", "context") && started(&p, h, "c1", "nil"));
     sp_set_reading(&p, h, 0);
-    char *v = repeat('v', 100);
+    char *v = at_repeat('v', 100);
     sp_bytes b = { 0 };
     for (int i = 0; i < 3000; i++)
         sp_framef(&b, SC_CODEC_MSGPACK, "{'yield': [%d, '%s'], 'cid': 'c1'}", i, v);
@@ -1208,7 +1192,7 @@ static void test_cancel_task_scope(void)
  * with stop. */
 static void test_cancel_asyncgen(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_outbuf = 16 * 1024;
     simpeer p;
     at_start(&p, &cfg);
@@ -1338,7 +1322,7 @@ static void test_shutdown(void)
  * functions, wait_for_actor woken by a register from another connection. */
 static void test_registry_functions(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.registry_role = 1;
     cfg.listen_port = 1616;
     simpeer p;
@@ -1410,7 +1394,7 @@ static void test_registry_bad_args(void)
         { "wait_for_actor", "{'name': ['svc']}" },
         { "get_registry", "{'x': 1}" },
     };
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.registry_role = 1;
     simpeer p;
     at_start(&p, &cfg);
@@ -1433,14 +1417,14 @@ static void test_registry_bad_args(void)
  * an error on its cid, and the channel stays usable. */
 static void test_result_over_limit(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.registry_role = 1;
     cfg.limits.max_frame = 1024;
     simpeer p;
     at_start(&p, &cfg);
     sp_start(&p);
     int h = at_peer(&p);
-    char *host = repeat('h', 100);
+    char *host = at_repeat('h', 100);
     /* 512 bytes of registry: the actor's own entry and three of about 130. */
     for (int i = 0; i < 4; i++) {
         char cid[8];
@@ -1458,7 +1442,7 @@ static void test_result_over_limit(void)
     sp_cmd(&p, h, "w1", "self", "wait_for_actor", "{'name': 'svc'}");
     CU_ASSERT(at_functype(&p, h, "w1", "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, "w1", "TypeError", NULL) == NULL);
-    char *cid = repeat('c', 700);
+    char *cid = at_repeat('c', 700);
     sp_cmd(&p, h, cid, "self", "get_registry", "{}");
     CU_ASSERT(at_functype(&p, h, cid, "asyncfunc"));
     CU_ASSERT(sp_expect_error(&p, h, cid, "TypeError", NULL) != NULL);
@@ -1476,7 +1460,7 @@ static void test_result_over_limit(void)
  * nothing; a registered uid still moves, and a freed entry takes a new one. */
 static void test_registry_full(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.registry_role = 1;
     cfg.limits.max_registry = 2;  /* the registry itself and one more */
     simpeer p;
@@ -1502,7 +1486,7 @@ static void test_registry_full(void)
  * on its cid) or when its channel ends, and leaves no waiter behind. */
 static void test_registry_wait_cancelled(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.registry_role = 1;
     simpeer p;
     at_start(&p, &cfg);
@@ -1533,7 +1517,7 @@ static void test_registry_wait_cancelled(void)
  * usable again. */
 static void test_too_many_contexts(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_contexts = 3;
     simpeer p;
     at_start(&p, &cfg);
@@ -1566,7 +1550,7 @@ static void test_too_many_contexts(void)
  * others are unaffected, and accepting works again once one ends. */
 static void test_max_conns(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_conns = 4;
     simpeer p;
     at_start(&p, &cfg);
@@ -1655,7 +1639,7 @@ static void nest(char *out, int depth, const char *inner)
  * served. */
 static void test_msgpack_limits(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_str = 1000;
     cfg.limits.max_frame = 4096;
     cfg.limits.max_entries = 100;
@@ -1665,7 +1649,7 @@ static void test_msgpack_limits(void)
     sp_cmd(&p, x, "x1", "scwire_service", "ctx_echo", "{'first': nil}");
     CU_ASSERT(at_functype(&p, x, "x1", "context") && started(&p, x, "x1", "nil"));
     const char *cmd = "{'cmd': ['scwire_service', 'echo', {'value': %s}, ['peer', '" U1 "'], 'c1']}";
-    char *s1000 = repeat('s', 1000), *s1001 = repeat('s', 1001);
+    char *s1000 = at_repeat('s', 1000), *s1001 = at_repeat('s', 1001);
     char value[6000], list[1200];
 
     /* At the limits: served. */
@@ -1736,13 +1720,13 @@ static void test_msgpack_limits(void)
 /* LIM-1: the limits apply to the handshake uid too. */
 static void test_limits_on_uid(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_str = 100;
     simpeer p;
     at_start(&p, &cfg);
     int h = sp_accept(&p);
     sp_next(&p, h);
-    char *name = repeat('n', 101);
+    char *name = at_repeat('n', 101);
     sp_send(&p, h, "['%s', 'u']", name);
     free(name);
     CU_ASSERT(sp_closed(&p, h));
@@ -1758,7 +1742,7 @@ static void test_limits_on_uid(void)
  * frames that close only their connection. */
 static void test_lenprefix(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.codec = SC_CODEC_LENPREFIX;
     cfg.limits.max_frame = 4096;
     simpeer p;
@@ -1801,7 +1785,7 @@ static void test_codec_mismatch(void)
 {
     static const sc_codec codecs[] = { SC_CODEC_MSGPACK, SC_CODEC_LENPREFIX };
     for (size_t i = 0; i < 2; i++) {
-        sc_actor_config cfg = config();
+        sc_actor_config cfg = at_config();
         cfg.codec = codecs[i];
         simpeer p;
         at_start(&p, &cfg);
@@ -1818,7 +1802,7 @@ static void test_codec_mismatch(void)
 /* The bytes of one conversation; fed whole or in pieces of `chunk`. */
 static void conversation(sc_codec codec, size_t chunk, sp_bytes *out)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.codec = codec;
     simpeer p;
     at_start(&p, &cfg);
@@ -1877,7 +1861,7 @@ static void test_split_input(void)
 
 static sc_actor_config client_config(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.registry_host = "127.0.0.1";
     cfg.registry_port = 1616;
     cfg.listen_port = 4000;
@@ -2262,7 +2246,7 @@ static void test_ctx_call_returns_or_cancels(void)
  * limit; and a call cancelled by its own caller ends its channel. */
 static void test_ctx_call_failures(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_frame = 4096;
     simpeer p;
     at_start(&p, &cfg);
@@ -2307,7 +2291,7 @@ static void test_ctx_call_failures(void)
 
     /* Each message the callee sends fits in 4096 bytes, the three values
      * together do not. */
-    char *big = repeat('s', 1500), first[1600];
+    char *big = at_repeat('s', 1500), first[1600];
     snprintf(first, sizeof(first), "'%s'", big);
     o = call_context(&p, h, "c5", 30, first, cid, sizeof(cid));
     sp_send(&p, o, "{'return': ['%s', '%s'], 'cid': '%s'}", big, big, cid);
@@ -2389,7 +2373,7 @@ static unsigned long sweep(const sc_actor_config *cfg, void (*run)(simpeer *))
 static void test_failmalloc(void)
 {
     CU_ASSERT(sweep(NULL, session) > 20);
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.codec = SC_CODEC_LENPREFIX;
     cfg.limits.msg_buffer_size = 8;
     cfg.limits.park_max_msgs = 16;

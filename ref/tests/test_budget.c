@@ -13,22 +13,6 @@
 #include "actortest.h"
 #include "suites.h"
 
-static sc_actor_config config(void)
-{
-    sc_actor_config c;
-    sc_actor_config_default(&c);
-    return c;
-}
-
-static char *repeat(char c, size_t n)
-{
-    char *s = malloc(n + 1);
-    CU_ASSERT_FATAL(s != NULL);
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
-}
-
 static int echo_ok(simpeer *p, int h, const char *cid)
 {
     sp_cmd(p, h, cid, "scwire_service", "echo", "{'value': 7}");
@@ -38,7 +22,7 @@ static int echo_ok(simpeer *p, int h, const char *cid)
 /* ctx_no_stream keeping a value of n bytes: 1 when it started. */
 static int keep(simpeer *p, int h, const char *cid, size_t n)
 {
-    char *v = repeat('v', n);
+    char *v = at_repeat('v', n);
     sp_cmd(p, h, cid, "scwire_service", "ctx_no_stream", "{'value': '%s'}", v);
     free(v);
     const sp_msg *m = sp_next(p, h);
@@ -53,13 +37,13 @@ static int keep(simpeer *p, int h, const char *cid, size_t n)
  * ended context kept is given back. */
 static void test_conn_budget_refuses_the_crossing_command(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_conn_bytes = 1u << 20;
     simpeer p;
     at_start(&p, &cfg);
     int h = at_peer(&p), other = at_peer(&p);
     CU_ASSERT(keep(&p, h, "k1", 300000) && keep(&p, h, "k2", 300000) && keep(&p, h, "k3", 300000));
-    char *v = repeat('v', 300000);
+    char *v = at_repeat('v', 300000);
     sp_cmd(&p, h, "k4", "scwire_service", "ctx_no_stream", "{'value': '%s'}", v);
     CU_ASSERT(sp_expect_error(&p, h, "k4", "MemoryError", "--max-conn-bytes") != NULL);
     CU_ASSERT(echo_ok(&p, h, "e1") && echo_ok(&p, other, "e2"));
@@ -79,7 +63,7 @@ static void test_conn_budget_refuses_the_crossing_command(void)
  * keeps little (within its slice, 1200000 / 32 bytes here) is still served. */
 static void test_total_budget_refuses_only_the_crossing_connection(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_conn_bytes = 1u << 20;
     cfg.limits.max_total_bytes = 1200000;
     cfg.limits.max_conns = 16;
@@ -87,7 +71,7 @@ static void test_total_budget_refuses_only_the_crossing_connection(void)
     at_start(&p, &cfg);
     int a = at_peer(&p), b = at_peer(&p), c = at_peer(&p);
     CU_ASSERT(keep(&p, a, "k1", 590000) && keep(&p, b, "k2", 590000));
-    char *v = repeat('v', 200000);
+    char *v = at_repeat('v', 200000);
     sp_cmd(&p, b, "k3", "scwire_service", "ctx_no_stream", "{'value': '%s'}", v);
     free(v);
     CU_ASSERT(sp_expect_error(&p, b, "k3", "MemoryError", "--max-total-bytes") != NULL);
@@ -102,7 +86,7 @@ static void test_total_budget_refuses_only_the_crossing_connection(void)
  * on the second's account, so only the second is refused and paused. */
 static void test_an_imitator_spends_its_own_budget(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.msg_buffer_size = 4;
     cfg.limits.park_max_msgs = 10;
     cfg.limits.max_conn_bytes = 1u << 20;
@@ -130,7 +114,7 @@ static void test_an_imitator_spends_its_own_budget(void)
  * connection that closes gives its slot back. */
 static void test_connections_per_address(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.max_conns_per_addr = 3;
     simpeer p;
     at_start(&p, &cfg);
@@ -150,7 +134,7 @@ static void test_connections_per_address(void)
  * timeout is closed; each message starts the wait again. */
 static void test_idle_timeout(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.idle_timeout = 2.0;
     simpeer p;
     at_start(&p, &cfg);
@@ -169,7 +153,7 @@ static void test_idle_timeout(void)
  * closes the connection, idle timeout or not; whole messages do not. */
 static void test_message_timeout(void)
 {
-    sc_actor_config cfg = config();
+    sc_actor_config cfg = at_config();
     cfg.limits.message_timeout = 1.0;
     simpeer p;
     at_start(&p, &cfg);
