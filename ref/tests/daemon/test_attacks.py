@@ -15,6 +15,7 @@ import pytest
 
 from test_daemon import (DAEMON, TIMEOUT, Peer, call, process_table, send_cmd, start, stop,
                          uid_of, unique, wait_no_leftovers)
+from test_daemon import built, reap_children, reap_daemons  # noqa: F401 (autouse fixtures)
 
 SVC = "scwire_service"
 # The bound SVC-3 sets on an exit after SIGTERM.
