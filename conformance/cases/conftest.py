@@ -5,7 +5,8 @@ Fixtures:
 - `iut` (session): the implementation under test, started (or attached to)
   and probed before the first case; restarted when a case leaves it dead.
 - `fresh_conn_factory`: makes connections to the IUT that log into the case's
-  wire log and are closed after the case; `conn` is one handshaken
+  wire log and are closed after the case (`source=` the local address to
+  connect from); `conn` is one handshaken
   connection, `raw_conn` one without handshake.
 - `private_iut`: starts a second IUT with extra flags for one case.
 - `registry_server`: starts a registry run by the suite, for IUTs to register with;
@@ -186,9 +187,12 @@ def fresh_conn_factory(iut, settings, case, chop, sent_dump, pytestconfig):
     variant_chop = chop
 
     def make(*, handshake=True, name="scwire-conform", uuid=None, chop=None, target=None,
-             log=None, conn_name=None, dump=True):
+             log=None, conn_name=None, dump=True, source=None):
+        # source: the local address to connect from, a host (any port) or (host, port).
         where = target or iut
-        sock = socket.create_connection((where.host, where.port), timeout=settings.timeout)
+        local = (source, 0) if isinstance(source, str) else source
+        sock = socket.create_connection((where.host, where.port), timeout=settings.timeout,
+                                        source_address=local)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         variant = chop is None and variant_chop
         tap = TapSocket(sock, chop=variant_chop if variant else None, pause=pause,

@@ -16,7 +16,7 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.msgs import new_cid
 from scwire_conform.profiles import outcome
-from scwire_conform.verdict import info, must, should
+from scwire_conform.verdict import Violation, info, must, should
 from scwire_conform.wirelog import short
 
 HOST = "127.0.0.1"
@@ -362,3 +362,147 @@ def test_reg_12_unregisters_on_exit_with_a_bounded_wait(private_iut, scripted_re
     rc = iut.wait_exit(max(0.0, 5.0 - (time.monotonic() - t0)))
     must(rc is not None, "the IUT still runs 5 s after SIGTERM")
     info(f"exit status {rc} after {time.monotonic() - t0:.2f} s")
+
+
+def attempt(c, func, **kwargs):
+    """Call self.<func>; the Reply, whatever it is."""
+    return c.call("self", func, kwargs)
+
+
+def refused(r):
+    """REG-15: the answer to a change nobody allowed, an error PermissionError."""
+    return r.kind == "error" and r.type_str == "PermissionError"
+
+
+@pytest.mark.spec("REG-15")
+def test_reg_15_only_the_registrant_or_the_named_uid_change_an_entry(reg, fresh_conn_factory):
+    """Connection A registers uid X.  Connection B, with another uid, should be refused
+    with PermissionError when it unregisters X or registers X with another address,
+    and X stays as A registered it; A may change and remove X, and so may a connection
+    whose own uid is X."""
+    a = fresh_conn_factory(target=reg)
+    b = fresh_conn_factory(target=reg)
+    name, uuid = unique("owned"), new_cid()
+    register(a, name, uuid, 1001)
+    r = attempt(b, "unregister_actor", uid=[name, uuid])
+    should(refused(r), f"REG-15: unregister_actor of another connection's entry, over a channel "
+                       f"with neither its registrant's uid nor its own, answered "
+                       f"{short(r.final)}, not an error PermissionError")
+    got = served(b, "find_actor", name=name)
+    if not should(msgs.same(got, [HOST, 1001]),
+                  f"REG-15: after a refused unregister_actor, find_actor({name!r}) returned "
+                  f"{short(got)}, not [{HOST}, 1001]"):
+        register(a, name, uuid, 1001)
+    r = attempt(b, "register_actor", uid=[name, uuid], sockaddr=[HOST, 6666])
+    should(refused(r), f"REG-15: register_actor of another connection's entry with a new "
+                       f"address answered {short(r.final)}, not an error PermissionError")
+    got = served(b, "find_actor", name=name)
+    if not should(msgs.same(got, [HOST, 1001]),
+                  f"REG-15: after a refused register_actor, find_actor({name!r}) returned "
+                  f"{short(got)}, not [{HOST}, 1001]"):
+        register(a, name, uuid, 1001)
+    r = attempt(a, "register_actor", uid=[name, uuid], sockaddr=[HOST, 1002])
+    got = served(a, "find_actor", name=name)
+    should(r.kind == "return" and msgs.same(got, [HOST, 1002]),
+           f"REG-15: the registrant could not move its own entry: register_actor answered "
+           f"{short(r.final)}, find_actor then {short(got)}")
+    r = attempt(a, "unregister_actor", uid=[name, uuid])
+    should(r.kind == "return" and r.value is None,
+           f"REG-15: the registrant could not remove its own entry: unregister_actor answered "
+           f"{short(r.final)}")
+    register(a, name, uuid, 1003)
+    x = fresh_conn_factory(target=reg, name=name, uuid=uuid)
+    r = attempt(x, "register_actor", uid=[name, uuid], sockaddr=[HOST, 1004])
+    should(r.kind == "return" and r.value is None,
+           f"REG-15: the actor an entry names (a channel with uid X) could not move it: "
+           f"register_actor answered {short(r.final)}")
+    r = attempt(x, "unregister_actor", uid=[name, uuid])
+    should(r.kind == "return" and r.value is None,
+           f"REG-15: the actor an entry names (a channel with uid X) could not remove it: "
+           f"unregister_actor answered {short(r.final)}")
+    got = served(a, "find_actor", name=name)
+    should(got is None, f"REG-15: find_actor({name!r}) returned {short(got)} after the actor "
+                        f"it names unregistered it")
+
+
+@pytest.mark.spec("REG-15", "REG-10")
+def test_reg_15_nobody_changes_the_registrys_own_entry(private_iut, fresh_conn_factory):
+    """Neither another peer nor a channel presenting the registry's own uid should be able
+    to unregister the registry's own entry or register it with another address: each
+    attempt is refused with PermissionError, and find_actor of the registry's name still
+    returns its listening address.  (On an IUT of the case's own: an IUT that lets the
+    entry go would lose it for the cases after.)"""
+    reg = private_iut("--registry-role")
+    c = fresh_conn_factory(target=reg)
+    own = list(c.peer_uid)
+    home = [reg.host, reg.port]
+    got = served(c, "find_actor", name=own[0])
+    must(msgs.same(got, home), f"find_actor of the registry's name {own[0]!r} returned "
+                               f"{short(got)}, not its address {home} (REG-10)", rid="REG-10")
+    twin = fresh_conn_factory(target=reg, name=own[0], uuid=own[1])
+    for who, peer in (("another peer", c), ("a channel with the registry's own uid", twin)):
+        for func, kwargs in (("unregister_actor", {"uid": own}),
+                             ("register_actor", {"uid": own, "sockaddr": [HOST, 6666]})):
+            r = attempt(peer, func, **kwargs)
+            should(refused(r), f"REG-15: {func} of the registry's own entry by {who} answered "
+                               f"{short(r.final)}, not an error PermissionError")
+            got = served(c, "find_actor", name=own[0])
+            if not should(msgs.same(got, home),
+                          f"REG-15: after {func} of the registry's own entry by {who}, "
+                          f"find_actor({own[0]!r}) returned {short(got)}, not {home}"):
+                return
+
+
+REG16_FRAME = 65536
+REG16_COUNT = 400
+
+
+@pytest.mark.spec("REG-16", "REG-8")
+@pytest.mark.no_chop("bulk: 400 registrations")
+def test_reg_16_get_registry_always_fits_one_message(private_iut, fresh_conn_factory):
+    """A registry with 64 KiB messages (--max-frame 65536) given 400 registrations with
+    200-byte names (about 100 KB of entries) should refuse some of them with an `error`,
+    so that get_registry, asked with a 256-byte cid, still comes back as one `return`
+    map within the message limit, listing the registrations taken and none of those
+    refused."""
+    reg = private_iut("--registry-role", "--max-frame", str(REG16_FRAME))
+    c = fresh_conn_factory(target=reg)
+    prefix = unique("r16")
+    uids = [[f"{prefix}-{i:03d}-".ljust(200, "n"), new_cid()] for i in range(REG16_COUNT)]
+    cids = [new_cid() for _ in uids]
+    c.send_many([{"cmd": ["self", "register_actor", {"uid": u, "sockaddr": [HOST, 1000 + i]},
+                          list(c.uid), cid]} for i, (u, cid) in enumerate(zip(uids, cids))])
+    taken, turned, first = [], [], None
+    for u, cid in zip(uids, cids):
+        r = c.result(cid)
+        must(r.kind in ("return", "error"), f"register_actor answered {short(r.final)}")
+        (taken if r.kind == "return" else turned).append(u)
+        first = first or (r.final if r.kind == "error" else None)
+    info(f"{len(taken)} registrations taken, {len(turned)} refused"
+         + (f" (the first refusal: {short(first, 200)})" if first else ""))
+    should(turned, f"REG-16: {REG16_COUNT} registrations with 200-byte names were all taken by "
+                   f"a registry whose messages are at most {REG16_FRAME} bytes: its entries "
+                   f"are not bounded in bytes")
+    cid = "get-registry-".ljust(256, "c")
+    c.command("self", "get_registry", {}, cid=cid)
+    try:
+        r = c.result(cid)
+    except Violation as e:
+        should(False, f"REG-16: get_registry with {len(taken) + 1} entries was not answered: {e}")
+        return
+    if not should(r.kind == "return" and isinstance(r.value, dict),
+                  f"REG-16: get_registry with {len(taken) + 1} entries answered {short(r.final)}, "
+                  f"not a return map that fits one message"):
+        return
+    size = len(c.last_body)
+    should(size <= REG16_FRAME, f"REG-16: the return of get_registry is {size} bytes, beyond the "
+                                f"message limit of {REG16_FRAME}")
+    table = r.value
+    missing = [u for u in taken if tuple(u) not in table]
+    if missing:
+        must(False, f"get_registry lacks {len(missing)} of the {len(taken)} registrations "
+                    f"taken, for example {short(missing[0])}", rid="REG-8")
+    listed = [u for u in turned if tuple(u) in table]
+    if listed:
+        should(False, f"REG-16: {len(listed)} refused registrations are listed, for example "
+                      f"{short(listed[0])}")

@@ -30,7 +30,7 @@ from scwire_conform import caps, msgs
 from scwire_conform.callee import Callee
 from scwire_conform.iut import process_table
 from scwire_conform.msgs import new_cid
-from scwire_conform.verdict import Violation, info, must, no_hang, robust, should
+from scwire_conform.verdict import Violation, info, must, no_hang, robust, should, unproven
 from scwire_conform.wire import SERVICE, Conn
 from scwire_conform.wirelog import short
 
@@ -623,6 +623,153 @@ def test_svc_27_child_only_functions_refused_outside_a_child(parent):
          f"spawn_info of the IUT answered {short(r.final)}")
     r = c.call(SVC, "echo", value=1)
     must(r.kind == "return", "the IUT stopped serving")
+
+
+def spawn_list_rows(c, cid):
+    """The rows of a spawn_list answered on cid."""
+    r = c.result(cid)
+    must(r.kind == "return" and isinstance(r.value, (list, tuple)),
+         f"spawn_list answered {short(r.final)}")
+    return [list(x) for x in r.value]
+
+
+@pytest.mark.spec("SUP-14")
+def test_sup_14_a_spawning_childs_uuid_is_not_disclosed(parent, fresh_conn_factory, settings):
+    """While a child of run_in_child has not connected back (state `spawning`),
+    spawn_list should show its uuid as nil: the uid on its command line is the only
+    credential it has.  spawn_list is asked 20 times right behind the run_in_child
+    command, then from another connection until the child runs; a run in which no
+    `spawning` row is seen is INFO.  The call, cancelled, leaves no process."""
+    iut, c = parent()
+    name = unique("w")
+    cid = new_cid()
+    polls = [new_cid() for _ in range(20)]
+    c.send_many([{"cmd": [SVC, "run_in_child", {"name": name, "ns": SVC, "func": "sleep_forever",
+                                                "kwargs": {}}, list(c.uid), cid]}]
+                + [{"cmd": [SVC, "spawn_list", {}, list(c.uid), p]} for p in polls])
+    c.expect(msgs.functype(cid, "asyncfunc"), cid=cid)
+    rows = [x for p in polls for x in spawn_list_rows(c, p) if x[0] == name]
+    other = fresh_conn_factory(target=iut)
+    deadline = time.monotonic() + settings.prompt
+    while not any(x[3] == "running" for x in rows[-1:]):
+        must(time.monotonic() < deadline,
+             f"the child {name} is not running {settings.prompt:g} s after run_in_child: "
+             f"{short(rows[-3:])}")
+        rows += [x for x in children(other) if x[0] == name]
+    spawning = [x for x in rows if x[3] == "spawning"]
+    shown = [x for x in spawning if x[1] is not None]
+    should(not shown, f"SUP-14: spawn_list showed the uuid of a child still spawning: "
+                      f"{short(shown[0]) if shown else ''}")
+    if spawning:
+        info(f"{len(spawning)} of {len(rows)} rows seen in state spawning, "
+             f"{len(shown)} with a uuid; then {short(rows[-1])}")
+    else:
+        unproven(f"no row of {len(rows)} was in state spawning (the child connected back "
+                 f"before the first spawn_list was answered): nothing to judge")
+    r = c.call("self", "_cancel_task", {"cid": cid}, timeout=long_wait(settings))
+    must(r.kind == "return", f"_cancel_task of the run_in_child call answered {short(r.final)}")
+    no_process_left(iut, [name], timeout=long_wait(settings))
+
+
+@pytest.mark.spec("SUP-14", "SVC-25")
+def test_sup_14_a_second_channel_with_a_childs_uid_is_an_ordinary_peer(
+        parent, fresh_conn_factory, settings):
+    """A connection to the parent that presents the uid of its running child of
+    spawn_start (read from spawn_list) should be an ordinary peer: within promptly it
+    receives no init map and no command, and an echo on it is answered.  The real
+    child still answers at its own address and, the imitator still connected,
+    acknowledges spawn_cancel (true) while the imitator receives nothing."""
+    iut, c = parent()
+    name = unique("d")
+    host, port = start_child(c, name)
+    uuid = wait_running(c, [name], settings.prompt)[0][1]
+    must(isinstance(uuid, str), f"spawn_list shows the running child's uuid as {short(uuid)}",
+         rid="SVC-25")
+    twin = fresh_conn_factory(target=iut, name=name, uuid=uuid)
+    twin.poll(settings.prompt)
+    pushed = twin.unread()
+    should(not pushed, f"SUP-14: a second connection with the running child's uid {name!r} "
+                       f"received {short(pushed[0]) if pushed else ''} unasked: it was taken "
+                       f"as the child's channel")
+    r = twin.call(SVC, "echo", value="ordinary")
+    should(r.kind == "return" and r.value == "ordinary",
+           f"SUP-14: a second connection with the child's uid is not served as an ordinary "
+           f"peer: its echo answered {short(r.final)}")
+    d = fresh_conn_factory(target=Addr(host, port))
+    r = d.call(SVC, "echo", value="real")
+    must(r.kind == "return" and r.value == "real", f"the child's echo answered {short(r.final)}")
+    r = c.call(SVC, "spawn_cancel", {"name": name}, timeout=long_wait(settings))
+    should(r.kind == "return" and r.value is True,
+           f"SUP-14: spawn_cancel of the child, with a connection imitating it open, answered "
+           f"{short(r.final)}, not true")
+    twin.poll(0.1)
+    pushed = twin.unread()
+    should(not pushed, f"SUP-14: the connection imitating the child received "
+                       f"{short(pushed[0]) if pushed else ''} while the child was cancelled")
+    no_process_left(iut, [name])
+
+
+def descendants(pid):
+    """The processes below pid (zombies included): {pid: argv}."""
+    table = process_table()
+    below = {}
+    for p, (ppid, _, _) in table.items():
+        below.setdefault(ppid, []).append(p)
+    found, todo = {}, list(below.get(pid, []))
+    while todo:
+        p = todo.pop()
+        if p not in found:
+            found[p] = " ".join(table[p][2])[:120]
+            todo += below.get(p, [])
+    return found
+
+
+@pytest.mark.spec("SUP-15")
+@pytest.mark.needs("supervision", "limits")
+def test_sup_15_the_bound_on_children_covers_the_whole_tree(parent, settings):
+    """With 2 processes allowed below the IUT (--max-children 2), run_in_children of two
+    children that each run run_in_children of two children sleeping 0.3 s (6 processes
+    in all) should never have more than 2 processes below the IUT (the process table is
+    read throughout: a process beyond the bound would sleep long enough to be seen),
+    and should fail with RuntimeError (MultiError of RuntimeErrors when both children
+    report it); afterwards run_in_children of two echo children returns [1, 2]."""
+    iut, c = parent("--max-children", "2")
+    outer = [unique("o") for _ in range(2)]
+    inner = [unique("i") for _ in range(4)]
+    specs = [[o, SVC, "run_in_children",
+              {"specs": [[inner[2 * k], SVC, "sleep", {"seconds": 0.3}],
+                         [inner[2 * k + 1], SVC, "sleep", {"seconds": 0.3}]]}]
+             for k, o in enumerate(outer)]
+    cid = c.command(SVC, "run_in_children", {"specs": specs})
+    peak, at_peak = 0, {}
+    wait = long_wait(settings) + 2 * grace_of(settings)
+    deadline = time.monotonic() + wait
+    while not [m for m in c.unread(cid) if msgs.kind(m) in ("return", "error")]:
+        must(time.monotonic() < deadline, f"run_in_children of nested children did not end "
+                                          f"within {wait:g} s")
+        now = descendants(iut.pid)
+        if len(now) > peak:
+            peak, at_peak = len(now), now
+        c.poll(0.002)
+    r = c.result(cid)
+    info(f"at most {peak} processes below the IUT at once; the call answered "
+         f"{r.type_str or r.kind}: {short(r.final, 300)}")
+    should(peak <= 2, f"SUP-15: with --max-children 2, {peak} processes ran below the IUT at "
+                      f"once: {'; '.join(f'{p}: {a}' for p, a in at_peak.items())}")
+    tb = r.error.get("tb_str", "") if r.kind == "error" else ""
+    should(r.kind == "error" and (r.type_str == "RuntimeError"
+                                  or (r.type_str == "MultiError" and "RuntimeError" in tb)),
+           f"SUP-15: run_in_children needing 6 processes with 2 allowed answered "
+           f"{short(r.final)}, not an error RuntimeError")
+    no_process_left(iut, outer + inner, timeout=long_wait(settings))
+    names = [unique("e") for _ in range(2)]
+    r = c.call(SVC, "run_in_children", {"specs": [[n, SVC, "echo", {"value": i + 1}]
+                                                  for i, n in enumerate(names)]},
+               timeout=long_wait(settings))
+    should(r.kind == "return" and msgs.same(r.value, [1, 2]),
+           f"SUP-15: with --max-children 2, run_in_children of two echo children answered "
+           f"{short(r.final)}, not [1, 2]")
+    no_process_left(iut, names)
 
 
 # --- the IUT as a child ------------------------------------------------------

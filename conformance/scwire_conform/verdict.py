@@ -205,6 +205,14 @@ def info(msg):
         _current.observe(msg)
 
 
+def unproven(msg):
+    """What a case needs in order to judge did not come about: say why, and make the
+    verdict INFO instead of PASS (a failed check still decides it)."""
+    if _current is not None:
+        _current.info_only = True
+    info(msg)
+
+
 def observe(text):
     """Set what the case observed last (shown in the report next to the expectation)."""
     if _current is not None:

@@ -9,7 +9,7 @@ def test_levels_and_revision_of_the_repository_spec():
     levels = spec.load_levels()
     assert levels["HS-1"] == "MUST" and levels["HS-4"] == "SHOULD"
     assert levels["FRAME-11"] == "MAY" and levels["LIM-14"] == "MUST"
-    assert spec.revision() == "2"
+    assert spec.revision() == "3"
 
 
 def test_levels_from_a_small_spec(tmp_path):

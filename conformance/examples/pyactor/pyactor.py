@@ -44,6 +44,7 @@ BUFFER = 64                   # LIM-11, OVR-1: receive buffer of a context, in m
 MAX_PARKED = 1024             # LIM-12: messages parked beyond full backpressured buffers,
 MAX_PARKED_BYTES = 4 << 20    #   and their bytes, per connection
 MAX_OUTPUT = 4 << 20          # LIM-13: unsent bytes per connection before reading pauses
+WARNINGS_PER_SECOND = 10      # LIM-25: warnings one peer causes, a second
 MAX_ERROR_TEXT = 60 << 10     # ERR-6: keeps an error message below 64 KiB
 READ_SIZE = 65536
 CLOSE_GRACE = 5               # seconds a closed connection may take to flush its output
@@ -418,8 +419,8 @@ class Context:
         """A `yield` (or STOP) from the caller: buffered, parked (OVR-6, OVR-7), or
         dropped and answered with StreamOverrun (OVR-2)."""
         if self.kind != "context":
-            log.warning("%s: a stream message for the %s %s, dropped (CTX-8)",
-                        self.channel, self.kind, self.cid)
+            self.channel.warn("a stream message for the %s %s, dropped (CTX-8)", self.kind,
+                              self.cid)
             return
         if len(self.inbox) >= BUFFER:
             if not self.backpressure:
@@ -447,10 +448,10 @@ class Context:
         """An `error` from the caller ends the task with RemoteActorError (CTX-6),
         however full its buffer (OVR-5)."""
         if not (isinstance(error, dict) and isinstance(error.get("type_str"), str)):
-            log.warning("%s: an error without a str type_str for %s, dropped (SEC-5)",
-                        self.channel, self.cid)
+            self.channel.warn("an error without a str type_str for %s, dropped (SEC-5)",
+                              self.cid)
         elif self.cancelling:
-            log.warning("%s: a further error for %s, dropped (OVR-5)", self.channel, self.cid)
+            self.channel.warn("a further error for %s, dropped (OVR-5)", self.cid)
         else:
             tb_str = error.get("tb_str")
             tb_str = tb_str if isinstance(tb_str, str) else ""     # missing: empty (ERR-5)
@@ -501,9 +502,25 @@ class Channel:
         self.room = asyncio.Event()
         writer.transport.set_write_buffer_limits(high=MAX_OUTPUT)
         self.label = peer_label(writer)
+        self.warn_t0, self.warn_n, self.warn_left = float("-inf"), 0, 0
 
     def __str__(self):
         return self.label
+
+    def warn(self, fmt, *args):
+        """A warning this peer caused: WARNINGS_PER_SECOND a second at most, the rest
+        counted in one line when the next second begins (LIM-25)."""
+        now = asyncio.get_running_loop().time()
+        if now - self.warn_t0 >= 1.0:
+            if self.warn_left:
+                log.warning("%s: %d more warnings like these in the last second", self,
+                            self.warn_left)
+            self.warn_t0, self.warn_n, self.warn_left = now, 0, 0
+        if self.warn_n >= WARNINGS_PER_SECOND:
+            self.warn_left += 1
+            return
+        self.warn_n += 1
+        log.warning("%s: " + fmt, self, *args)
 
     async def serve(self):
         try:
@@ -566,24 +583,23 @@ class Channel:
         if msg is None:
             return False                        # `nil`: end() answers nil and closes (CAN-1)
         if not isinstance(msg, dict):
-            log.warning("%s: %.80r is not a map, dropped (SEC-3)", self, msg)
+            self.warn("%.80r is not a map, dropped (SEC-3)", msg)
         elif msg.get("cid"):                    # a present cid: routed; a `cmd` in it never runs
             self.route(msg, msg["cid"], size)
         elif "cmd" in msg:
             self.command(msg["cmd"])
         elif "error" in msg and "cid" not in msg:
-            log.warning("%s: an actor-level error from a peer that is not our child, dropped "
-                        "(SEC-3)", self)
+            self.warn("an actor-level error from a peer that is not our child, dropped (SEC-3)")
         elif "cid" in msg:
-            log.warning("%s: a message whose cid is empty, dropped (CID-1)", self)
+            self.warn("a message whose cid is empty, dropped (CID-1)")
         else:
-            log.warning("%s: a map that is neither a command nor routable, dropped (SEC-3)", self)
+            self.warn("a map that is neither a command nor routable, dropped (SEC-3)")
         return True
 
     def route(self, msg, cid, size):
         ctx = self.actor.contexts.get((self.peer, cid)) if isinstance(cid, str) else None
         if ctx is None:
-            log.warning("%s: a message for no live context (%.80r), dropped (CID-6)", self, cid)
+            self.warn("a message for no live context (%.80r), dropped (CID-6)", cid)
         elif "error" in msg:
             ctx.error_received(msg["error"])
         elif "yield" in msg:
@@ -591,13 +607,13 @@ class Channel:
         elif "stop" in msg:
             ctx.deliver(STOP, size, self)
         elif msg.keys() & {"functype", "return", "started"}:
-            log.warning("%s: a reply sent to the callee of %s, dropped (CTX-8)", self, cid)
+            self.warn("a reply sent to the callee of %s, dropped (CTX-8)", cid)
         else:
-            log.warning("%s: a message of no known kind for %s, dropped (SEC-5)", self, cid)
+            self.warn("a message of no known kind for %s, dropped (SEC-5)", cid)
 
     def command(self, cmd):
         if not (isinstance(cmd, tuple) and len(cmd) == 5 and isinstance(cmd[4], str) and cmd[4]):
-            log.warning("%s: a cmd that is not five items ending in a cid, dropped (SEC-3)", self)
+            self.warn("a cmd that is not five items ending in a cid, dropped (SEC-3)")
             return
         ns, func, kwargs, caller_uid, cid = cmd
         refusal = self.refusal(ns, func, kwargs, caller_uid, cid)
