@@ -17,7 +17,7 @@ has the adapter's `ctx_call` connect to --callee-via, the recorder's second
 tap, which forwards there; it watches the call until ctx_call reads the
 context at the end of its `idle` and fails with the error kept since.
 
-The sup_5, sup_6 and sup_12 scenarios play the parent of a tractor child
+The sup_5, sup_6, sup_12 and lim_26 scenarios play the parent of a tractor child
 (conformance/iut/tractor/child.py, which the recorder starts once this
 prints that it listens): they listen on PORT for the child's connection
 (the recorder's tap forwards it there), handshake with
@@ -376,6 +376,17 @@ def nil_registry(chan, args):
 @child_role
 def bad_runtime_vars(chan, args):
     init_map_refused(chan, "_runtime_vars []", init_map(args, _runtime_vars=[]))
+
+
+@as_parent("lim_26_nul_bind_host")
+@child_role
+def nul_bind_host(chan, args):
+    cid = send_init_map(chan, "bind_host with a NUL byte",
+                        init_map(args, bind_host=args.host + "\x00evil"))
+    # It registers (the stand-in says where it listens), then answers.
+    say(f"spawn_info -> {replies_to(chan, cid, END, quiet=CHILD_START)}")
+    chan.send(NIL)
+    say(f"parent channel ended (nil) -> {chan.during(CHILD_EXIT_WATCH)}")
 
 
 @as_parent("sup_12_parent_channel_ends")

@@ -146,6 +146,8 @@ SCENARIOS = (
              "parent, driven as a server: run_in_child of ctx_call, whose kwargs name ns"),
     _profile("SUP-12", "sup_12_parent_channel_ends",
              "child: registered and serving, then its parent channel ends", role="child"),
+    _profile("LIM-26", "lim_26_nul_bind_host",
+             "child: an init map whose bind_host holds a NUL byte", role="child"),
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}
