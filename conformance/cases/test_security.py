@@ -38,6 +38,17 @@ def cmd(c, ns, func, kwargs, cid=None):
     return {"cmd": [ns, func, kwargs, list(c.uid), cid or new_cid()]}
 
 
+
+def slowest_echo(c, n, when):
+    """n echoes on c, each answered with its value: the slowest round trip."""
+    worst = 0.0
+    for i in range(n):
+        t0 = time.monotonic()
+        r = c.call(SERVICE, "echo", value=i)
+        worst = max(worst, time.monotonic() - t0)
+        must(r.kind == "return" and r.value == i, f"{when}: echo {i} answered {short(r.final)}")
+    return worst
+
 # --- row checks (run after the grading) -------------------------------------
 
 def quiet(h, c, what, cid=None):
@@ -848,13 +859,7 @@ def test_sec_2_hostile_connections_do_not_delay_others(hostile, settings):
         deaf = h.conn(probe=False, usable=SERVED, label="deaf")
         deaf.send_many([cmd(deaf, SERVICE, "echo", {"value": "y" * 10_000})
                         for _ in range(300)])
-        other = h.factory()
-        worst = 0.0
-        for i in range(10):
-            t0 = time.monotonic()
-            r = other.call(SERVICE, "echo", value=i)
-            worst = max(worst, time.monotonic() - t0)
-            must(r.kind == "return" and r.value == i, f"echo {i} answered {short(r.final)}")
+        worst = slowest_echo(h.factory(), 10, "next to the hostile peers")
         must(worst <= settings.prompt, f"an echo took {worst:.2f} s next to the hostile peers")
         h.note(f"slowest echo on another channel {worst * 1000:.1f} ms")
 
@@ -964,12 +969,7 @@ def flood(factory, target, settings, messages_for, label):
 def prompt_echoes(factory, target, settings, when):
     """Five echoes on a fresh connection, each answered within the prompt bound."""
     c = factory(target=target, conn_name=f"bystander-{when.split()[0]}")
-    worst = 0.0
-    for i in range(5):
-        t0 = time.monotonic()
-        r = c.call(SERVICE, "echo", value=i)
-        worst = max(worst, time.monotonic() - t0)
-        must(r.kind == "return" and r.value == i, f"{when}: echo {i} answered {short(r.final)}")
+    worst = slowest_echo(c, 5, when)
     robust(worst <= settings.prompt, f"{when}: an echo on another connection took {worst:.2f} s, "
                                      f"more than the prompt bound {settings.prompt:g} s", "SEC-2")
     c.close()
