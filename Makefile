@@ -128,7 +128,7 @@ conformance-run: all
 # second make started after it (its pkg-config lookups then see msgpack).
 # make check fuzzes each target for CHECK_FUZZ_SECONDS only, to stay near six
 # minutes; make fuzz-smoke and make fuzz are the longer runs.
-CHECK_FUZZ_SECONDS ?= 10
+CHECK_FUZZ_SECONDS ?= 5
 check: deps
 	@sh tools/install-deps --fuzz
 	@$(MAKE) --no-print-directory check-run FUZZ_SMOKE_SECONDS=$(CHECK_FUZZ_SECONDS)
@@ -191,7 +191,7 @@ $(SOAK): $(SOAK_SRCS) tools/soak/soak.h tools/bench/bench.h $(BUILD)/glue/cli.o 
 	$(CC) $(ALL_CFLAGS) -Itools/bench $(LDFLAGS) -o $@ $(SOAK_SRCS) $(BUILD)/glue/cli.o $(LIB) -lev $(MSGPACK_LIBS) -lm
 tools-test: $(SOAK)
 soak-smoke: $(DAEMON) $(SOAK)
-	$(PYTHON) tools/soak/run-soak --seconds 5 --conns 200 --warmup 1 --attack-seconds 3 --max-p99-ratio 0
+	$(PYTHON) tools/soak/run-soak --seconds 3 --conns 200 --warmup 1 --attack-seconds 2 --max-p99-ratio 0
 soak-run: $(DAEMON) $(SOAK)
 	$(PYTHON) tools/soak/run-soak --seconds $(SOAK_SECONDS)
 soak: deps
