@@ -8,17 +8,23 @@
 #   CFLAGS             compile flags, used for the core sources too
 #                      (default: -g -O1 -fsanitize=fuzzer,address,undefined
 #                       -fno-sanitize-recover=undefined)
+#   CXX, CXXFLAGS      when CXX is set, the targets are linked with it and
+#                      CXXFLAGS, as the fuzzing engines (C++) want it
 #   LIB_FUZZING_ENGINE link flag(s) of the fuzzing engine (default -fsanitize=fuzzer)
 #   OUT                where the binaries, dictionaries and seed zips go
 #                      (default build/fuzz, relative to the repository root)
 #   WORK               where objects go (default $OUT/obj)
 #   MSGPACK_CFLAGS, MSGPACK_LIBS
 #                      msgpack-c flags (default: pkg-config msgpack, else -lmsgpackc)
-#   CORPUS_DIR         if $CORPUS_DIR/<target> exists and `zip` is installed, it is
-#                      zipped into $OUT/<target>_seed_corpus.zip (default $OUT/corpus)
+#   CORPUS_DIR         if $CORPUS_DIR/<target> exists, it is zipped into
+#                      $OUT/<target>_seed_corpus.zip with zip, else with python3's
+#                      zipfile (default $OUT/corpus)
 #   FUZZ_TARGETS       space-separated subset of the targets to build
 #   SCWIRE_SRC         the core's source directory (default ref/src); lets you fuzz
 #                      a patched copy without touching the tree
+#
+# Each target gets $OUT/<target>.dict and $OUT/<target>.options from fuzz/ when
+# those exist, the names ClusterFuzzLite and OSS-Fuzz look for.
 #
 # The core is every ref/src/*.c except loop.c, peercred.c, resolve.c, main.c and cli.c
 # (the libev glue and the programs' command lines), compiled with the same sanitizer
@@ -45,6 +51,12 @@ if [ -z "${MSGPACK_LIBS+set}" ]; then
     MSGPACK_LIBS=$(pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 fi
 
+if [ -n "${CXX:-}" ]; then
+    LINK="$CXX ${CXXFLAGS:-}"
+else
+    LINK="$CC $CFLAGS"
+fi
+
 STD="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter"
 
 mkdir -p "$OUT" "$WORK/core"
@@ -52,6 +64,25 @@ mkdir -p "$OUT" "$WORK/core"
 # shellcheck disable=SC2086 # flags are word lists on purpose
 compile() {
     $CC $STD $MSGPACK_CFLAGS -I"$SCWIRE_SRC" -Ifuzz $CFLAGS -c -o "$2" "$1"
+}
+
+# zip_dir DIR ZIPFILE: every file under DIR, flat, into a new ZIPFILE.
+zip_dir() {
+    rm -f "$2"
+    if [ -z "$(find "$1" -type f | head -n 1)" ]; then
+        return 0
+    elif command -v zip >/dev/null 2>&1; then
+        (cd "$1" && find . -type f | zip -q -j "$2" -@)
+    else
+        "${PYTHON:-python3}" - "$1" "$2" <<'PY'
+import os, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+    for base, _, files in os.walk(src):
+        for f in sorted(files):
+            z.write(os.path.join(base, f), f)
+PY
+    fi
 }
 
 core_objs=""
@@ -70,16 +101,16 @@ for t in $FUZZ_TARGETS; do
     fi
     compile "fuzz/$t.c" "$WORK/$t.o"
     # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$OUT/$t" "$WORK/$t.o" $core_objs $LIB_FUZZING_ENGINE $MSGPACK_LIBS -lm
-    if [ -f "fuzz/$t.dict" ]; then
-        cp "fuzz/$t.dict" "$OUT/$t.dict"
-    fi
+    $LINK -o "$OUT/$t" "$WORK/$t.o" $core_objs $LIB_FUZZING_ENGINE $MSGPACK_LIBS -lm
+    for ext in dict options; do
+        if [ -f "fuzz/$t.$ext" ]; then
+            cp "fuzz/$t.$ext" "$OUT/$t.$ext"
+        fi
+    done
     if [ -f "fuzz/${t}_seed_corpus.zip" ]; then
         cp "fuzz/${t}_seed_corpus.zip" "$OUT/${t}_seed_corpus.zip"
-    elif [ -d "$CORPUS_DIR/$t" ] && command -v zip >/dev/null 2>&1; then
-        zipfile="$(cd "$OUT" && pwd)/${t}_seed_corpus.zip"
-        rm -f "$zipfile"
-        (cd "$CORPUS_DIR/$t" && find . -type f | zip -q -j "$zipfile" -@) || true
+    elif [ -d "$CORPUS_DIR/$t" ]; then
+        zip_dir "$CORPUS_DIR/$t" "$(cd "$OUT" && pwd)/${t}_seed_corpus.zip"
     fi
     echo "build.sh: $OUT/$t"
 done

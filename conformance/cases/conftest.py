@@ -233,7 +233,7 @@ def registry_server(settings, case):
     started = []
 
     def start(answer=True):
-        r = RegistryServer(settings.codec, case.wire_log, host=settings.host, answer=answer,
+        r = RegistryServer(settings.codec, case.wire_log, host=settings.suite_host, answer=answer,
                            timeout=settings.timeout)
         started.append(r)
         return r
@@ -247,7 +247,7 @@ def scripted_registry(settings, case):
     started = []
 
     def start(**behaviour):
-        r = ScriptedRegistry(settings.codec, case.wire_log, host=settings.host,
+        r = ScriptedRegistry(settings.codec, case.wire_log, host=settings.suite_host,
                              timeout=settings.timeout, **behaviour)
         started.append(r)
         return r
@@ -274,7 +274,8 @@ def own_iut(suite, settings, request):
         port = settings.port if settings.port == 0 else free_port(settings.host)
         it = IUT(template, host=settings.host, port=port, codec=settings.codec,
                  extra_args=list(extra_args), log_dir=os.path.join(settings.out, "iut"),
-                 label=label or safe_name(suite.case_id(request.node)))
+                 label=label or safe_name(suite.case_id(request.node)),
+                 netns=settings.iut_netns)
         started.append(it)
         _adopt(suite, it)
         try:

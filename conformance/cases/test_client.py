@@ -23,6 +23,7 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.bystander import SERVED
 from scwire_conform.scripted_registry import RawBytes
+from scwire_conform.settings import UNREGISTER_WAIT
 from scwire_conform.verdict import Violation, info, must, robust, should
 from scwire_conform.wirelog import short
 
@@ -122,19 +123,27 @@ def test_reg_11_registers_with_its_bound_address_and_unregisters(scripted_regist
                                                                  fresh_conn_factory, settings):
     """The IUT registers its own uid with the address its listener is bound to, over a
     connection of its own, and on SIGTERM unregisters that uid over a fresh
-    connection before it exits."""
-    server = scripted_registry()
-    iut = client_iut(server.addr)
-    s, m = registration(server, settings)
-    cmd = m["cmd"]
-    own = fresh_conn_factory(target=iut).peer_uid
-    kwargs = cmd[2] if isinstance(cmd[2], dict) else {}
-    must(msgs.same(kwargs.get("uid"), own), f"registered {short(kwargs.get('uid'))}, not {own}")
-    must(msgs.same(kwargs.get("sockaddr"), [iut.host, iut.port]),
-         f"registered {short(kwargs.get('sockaddr'))}, not the bound {iut.host}:{iut.port}")
-    text = exits_cleanly(iut, settings)
-    u, um = server.wait_command("unregister_actor", 0.5, after=s.index + 1)
-    must(um is not None, "no unregister_actor over a fresh connection at exit")
+    connection before it exits.  (Its wait for that is short: over a link that loses
+    packets the scenario is repeated, and fails when no try unregisters.)"""
+    tries = settings.tries(UNREGISTER_WAIT)
+    for attempt in range(1, tries + 1):
+        server = scripted_registry()
+        iut = client_iut(server.addr)
+        s, m = registration(server, settings)
+        cmd = m["cmd"]
+        own = fresh_conn_factory(target=iut).peer_uid
+        kwargs = cmd[2] if isinstance(cmd[2], dict) else {}
+        must(msgs.same(kwargs.get("uid"), own),
+             f"registered {short(kwargs.get('uid'))}, not {own}")
+        must(msgs.same(kwargs.get("sockaddr"), [iut.host, iut.port]),
+             f"registered {short(kwargs.get('sockaddr'))}, not the bound {iut.host}:{iut.port}")
+        text = exits_cleanly(iut, settings)
+        u, um = server.wait_command("unregister_actor", 0.5 + settings.slack, after=s.index + 1)
+        if um is not None or attempt == tries:
+            break
+        info(f"try {attempt} of {tries}: no unregister_actor; the link may have lost it")
+    must(um is not None, "no unregister_actor over a fresh connection at exit"
+                         + (f" in {tries} tries" if tries > 1 else ""))
     must(msgs.same(um["cmd"][2].get("uid"), own),
          f"unregistered {short(um['cmd'][2].get('uid'))}, not {own}")
     info(f"{conn_story(server)}; {text}")

@@ -310,7 +310,7 @@ IDLE = 600
 
 @pytest.fixture
 def callee(settings, case):
-    c = Callee(settings.codec, case.wire_log, host=settings.host, timeout=settings.timeout)
+    c = Callee(settings.codec, case.wire_log, host=settings.suite_host, timeout=settings.timeout)
     yield c
     c.close()
 

@@ -12,7 +12,7 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.msgs import new_cid
 from scwire_conform.verdict import Violation, info, must, observe, should
-from scwire_conform.wire import SERVICE, Closed, Timeout
+from scwire_conform.wire import SERVICE, Closed, Timeout, link_backlog
 from scwire_conform.wirelog import short
 
 BUFFER = 64
@@ -137,7 +137,7 @@ def test_ovr_6_backpressure_keeps_every_message(conn):
 
 
 @pytest.mark.spec("SVC-18", "OVR-2")
-def test_svc_18_slow_sink_without_backpressure_counts_add_up(conn):
+def test_svc_18_slow_sink_without_backpressure_counts_add_up(conn, settings):
     """ctx_slow_sink without backpressure, fed 200 yields at once: the number it reports
     plus the StreamOverrun errors it sent is 200."""
     delay = 0.005
@@ -145,7 +145,7 @@ def test_svc_18_slow_sink_without_backpressure_counts_add_up(conn):
     conn.send_many([{"yield": i, "cid": ctx.cid} for i in range(200)])
     # A stop that finds the buffer full would be dropped too (OVR-2): give the
     # sink thrice the time it needs to empty a full buffer, collecting meanwhile.
-    conn.closed_within(3 * BUFFER * delay + 0.5)
+    conn.closed_within(3 * BUFFER * delay + 0.5 + settings.slack)
     early = [m for m in conn.drained if msgs.error(ctx.cid, "StreamOverrun")(m)]
     ctx.send_stop()
     overruns, stops, final = read_context_end(conn, ctx)
@@ -219,7 +219,8 @@ def test_svc_13_ctx_echo_holds_its_stream_with_backpressure(conn, settings):
     reader.start()
     if sent < len(data):
         conn.send_raw(data[sent:], note=f"the other {len(data) - sent} bytes of the yields")
-    reader.join(settings.timeout + 10)
+    # The echoes of what the link still carries come after it, as long again.
+    reader.join(settings.timeout + 10 + 2 * link_backlog())
     must(not problems, f"expected only echoes; observed {problems[0] if problems else ''} "
                        f"after {len(got)} of {n} echoes ({sent} bytes taken before the IUT "
                        f"paused)", rid="SVC-13")

@@ -16,6 +16,7 @@ import pytest
 from scwire_conform import msgs
 from scwire_conform.msgs import new_cid
 from scwire_conform.profiles import outcome
+from scwire_conform.settings import UNREGISTER_WAIT
 from scwire_conform.verdict import Violation, info, must, should
 from scwire_conform.wirelog import short
 
@@ -341,20 +342,30 @@ def test_reg_11_registers_over_a_fresh_connection(private_iut, scripted_registry
 def test_reg_12_unregisters_on_exit_with_a_bounded_wait(private_iut, scripted_registry, settings,
                                                         answer):
     """On SIGTERM the IUT unregisters its uid over a fresh connection and exits within
-    5 s, even when the registry never answers."""
-    server = scripted_registry(answer="ok" if answer else "silent", on=("unregister_actor",))
-    iut = private_iut("--registry", server.addr)
-    reg_seen, reg_msg = server.wait_command("register_actor", settings.prompt)
-    must(reg_msg is not None, "the IUT did not register")
-    uid = reg_msg["cmd"][2].get("uid")
-    # Registered means the IUT took the answer: it closes that connection then (REG-11).
-    if server.wait_ended(reg_seen, settings.prompt) is None:
-        info(f"the registration connection was still open {settings.prompt:g} s after the "
-             f"answer: the IUT may not have taken it before SIGTERM")
-    t0 = time.monotonic()
-    iut.send_signal(signal.SIGTERM)
-    seen, msg = server.wait_command("unregister_actor", 5.0)
-    must(msg is not None, "no unregister_actor reached the registry within 5 s of SIGTERM")
+    5 s, even when the registry never answers.  (The IUT's own wait is short, 0.5 s:
+    over a link that loses packets the scenario is repeated, and fails when no
+    unregister_actor comes in any of the tries.)"""
+    tries = settings.tries(UNREGISTER_WAIT)
+    for attempt in range(1, tries + 1):
+        server = scripted_registry(answer="ok" if answer else "silent", on=("unregister_actor",))
+        iut = private_iut("--registry", server.addr)
+        reg_seen, reg_msg = server.wait_command("register_actor", settings.prompt)
+        must(reg_msg is not None, "the IUT did not register")
+        uid = reg_msg["cmd"][2].get("uid")
+        # Registered means the IUT took the answer: it closes that connection then (REG-11).
+        if server.wait_ended(reg_seen, settings.prompt) is None:
+            info(f"the registration connection was still open {settings.prompt:g} s after the "
+                 f"answer: the IUT may not have taken it before SIGTERM")
+        t0 = time.monotonic()
+        iut.send_signal(signal.SIGTERM)
+        seen, msg = server.wait_command("unregister_actor", 5.0 + settings.slack)
+        if msg is not None or attempt == tries:
+            break
+        info(f"try {attempt} of {tries}: no unregister_actor within "
+             f"{5.0 + settings.slack:g} s; the link may have lost it")
+        iut.wait_exit(5.0)
+    must(msg is not None, f"no unregister_actor reached the registry within 5 s of SIGTERM"
+                          f"{f' in {tries} tries' if tries > 1 else ''}")
     must(seen is not reg_seen, "unregister_actor came over the registration connection, "
                                "not a fresh one")
     must(msgs.same(msg["cmd"][2].get("uid"), uid),

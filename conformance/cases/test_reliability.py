@@ -82,11 +82,13 @@ def test_lim_16_out_of_descriptors_serves_open_connections_and_recovers(
     extra = fresh_conn_factory(target=iut, handshake=False)
     extra.send_uid()
     cpu = cpu_seconds(iut)
-    closed = extra.closed_within(1.0)
+    window = 1.0 + settings.slack
+    closed = extra.closed_within(window)
     spent = cpu_seconds(iut) - cpu
     must(not extra.drained, f"a connection beyond the descriptors was served: "
                             f"{short(extra.drained)}")
-    must(spent < 0.5, f"the IUT used {spent:.2f} s of CPU in 1 s while out of descriptors")
+    must(spent < window / 2, f"the IUT used {spent:.2f} s of CPU in {window:g} s while out "
+                             f"of descriptors")
     must(iut.log_since(mark).strip(), "the IUT logged nothing while out of descriptors")
     echo_ok(conns[0], "first")
     echo_ok(conns[-1], "last")

@@ -278,7 +278,7 @@ def test_msg_6_unknown_keys_ignored_and_not_sent(conn):
 
 
 @pytest.mark.spec("MSG-1")
-def test_msg_1_iut_sends_only_maps_and_nil_after_its_uid(conn, case):
+def test_msg_1_iut_sends_only_maps_and_nil_after_its_uid(conn, case, settings):
     """After its uid, everything the IUT sends is a map (or nil): checked over echo,
     count, raise_error, a refusal, a context and the end of the channel."""
     conn.call(SERVICE, "echo", value=[1, {"k": None}])
@@ -290,7 +290,7 @@ def test_msg_1_iut_sends_only_maps_and_nil_after_its_uid(conn, case):
     ctx.send_stop()
     ctx.finish()
     conn.send(None)
-    conn.closed_within(2.0)
+    conn.closed_within(settings.prompt)
     got = [e["msg"] for e in case.wire_log.entries if e.get("conn") == conn.name
            and e.get("dir") == "s2c" and "msg" in e][1:]
     bad = [m for m in got if not (m is None or isinstance(m, dict))]
@@ -328,7 +328,7 @@ def test_rpc_11_result_over_the_message_limit_becomes_an_error(private_iut, fres
     within the same limit; the reference runtime's unit tests cover those.)"""
     iut = private_iut("--max-frame", "65536")
     conn = fresh_conn_factory(target=iut)
-    with Callee(settings.codec, case.wire_log, host=settings.host,
+    with Callee(settings.codec, case.wire_log, host=settings.suite_host,
                 timeout=settings.timeout) as callee:
         cid, _ = ctx_call(conn, callee, idle=0.5)
         callee.start("s" * 40_000)

@@ -28,8 +28,9 @@ import pytest
 
 from scwire_conform import caps, msgs
 from scwire_conform.callee import Callee
-from scwire_conform.iut import process_table
+from scwire_conform.iut import in_netns, process_table
 from scwire_conform.msgs import new_cid
+from scwire_conform.settings import UNREGISTER_WAIT
 from scwire_conform.verdict import Violation, info, must, no_hang, robust, should, unproven
 from scwire_conform.wire import SERVICE, Conn
 from scwire_conform.wirelog import short
@@ -288,7 +289,14 @@ def test_sup_8_a_failing_child_cancels_its_siblings(parent, settings):
     """One child fails while its sibling runs forever: the sibling is cancelled (with
     self.cancel, which it acknowledges), the call fails with the failed child's type_str
     promptly, and both processes are gone."""
-    iut, c = parent(short_grace=False)
+    # The call crosses the link: an IUT that takes the bound flags gets a grace
+    # longer by the link's margin, so that waiting it out still shows.
+    limit = TRACTOR_GRACE
+    if "limits" in settings.caps:
+        limit += settings.slack
+        iut, c = parent("--kill-grace", f"{limit:.3f}", short_grace=False)
+    else:
+        iut, c = parent(short_grace=False)
     a, b = unique("a"), unique("b")
     t0 = time.monotonic()
     with no_hang("run_in_children with a failing child"):
@@ -300,8 +308,8 @@ def test_sup_8_a_failing_child_cancels_its_siblings(parent, settings):
     must(r.kind == "error" and r.type_str == "KeyError",
          f"run_in_children answered {short(r.final)}, not the KeyError of {b}")
     # A cooperative sibling ends on self.cancel: no terminate/kill wait (3 s in tractor).
-    must(elapsed < TRACTOR_GRACE, f"the call took {elapsed:.2f} s: the sibling was not "
-                                  f"cancelled with self.cancel but waited out")
+    must(elapsed < limit, f"the call took {elapsed:.2f} s: the sibling was not "
+                          f"cancelled with self.cancel but waited out")
     info(f"returned after {elapsed:.3f} s")
     no_process_left(iut, [a, b])
 
@@ -404,7 +412,7 @@ def test_sup_7_the_child_gets_its_command_once(parent, settings, case):
     returns the child's result."""
     iut, c = parent()
     name = unique("w")
-    with Callee(settings.codec, case.wire_log, host=settings.host,
+    with Callee(settings.codec, case.wire_log, host=settings.suite_host,
                 timeout=settings.timeout) as callee:
         cid = c.command(SVC, "run_in_child", {"name": name, "ns": SVC, "func": "ctx_call",
                                               "kwargs": {"host": callee.host,
@@ -790,13 +798,14 @@ class ChildRun:
         self.name = name
         self.registry = registry     # [host, port] the default init map names, or None
         self.uuid = new_cid()
-        self.lsock = socket.create_server((settings.host, 0))
+        self.lsock = socket.create_server((settings.suite_host, 0))
         self.port = self.lsock.getsockname()[1]
         self.uid = ("scwire-conform-parent", new_cid())
         self.argv = [w.replace("{uid}", repr_uid(name, self.uuid))
-                     .replace("{parent_addr}", f"('{settings.host}', {self.port})")
+                     .replace("{parent_addr}", f"('{settings.suite_host}', {self.port})")
                      .replace("{codec}", settings.codec)
                      for w in shlex.split(settings.child_cmd)]
+        self.argv = in_netns(self.argv, settings.iut_netns)
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True)
         self.chan = None
@@ -836,7 +845,7 @@ class ChildRun:
         m = {"_parent_main_data": {}, "enable_modules": {SVC: "scwire_service"},
              "_arb_addr": self.registry, "bind_host": self.settings.host, "bind_port": 0,
              "_runtime_vars": {"_debug_mode": False, "_is_root": False,
-                               "_root_mailbox": [self.settings.host, self.port]}}
+                               "_root_mailbox": [self.settings.suite_host, self.port]}}
         m.update(over)
         return m
 
@@ -909,7 +918,22 @@ def test_sup_2_child_handshakes_takes_the_init_map_registers_then_serves(
     """The child connects to the address on its command line, sends the uid from it,
     takes the init map as the first message, listens where it says, registers with
     _arb_addr, and only then answers the command sent right after the map; its answer
-    to self.cancel comes before its parent channel closes, and it unregisters."""
+    to self.cancel comes before its parent channel closes, and it unregisters.  (Its
+    wait for the unregistration is short: over a link that loses packets the
+    scenario is repeated with a new child, and fails when no child unregisters.)"""
+    tries = settings.tries(UNREGISTER_WAIT)
+    for attempt in range(1, tries + 1):
+        msg = child_registers_serves_and_leaves(child_run, registry_server, fresh_conn_factory,
+                                                settings)
+        if msg is not None or attempt == tries:
+            break
+        info(f"try {attempt} of {tries}: no unregister_actor; the link may have lost it")
+    must(msg is not None, "the child did not unregister on its way out (REG-12)"
+                          + (f" in {tries} tries" if tries > 1 else ""))
+
+
+def child_registers_serves_and_leaves(child_run, registry_server, fresh_conn_factory, settings):
+    """One child through SUP-2's life; its unregister_actor message, or None."""
     run = child_run()
     uid = run.chan.recv_uid()
     must(msgs.same(uid, [run.name, run.uuid]),
@@ -939,7 +963,7 @@ def test_sup_2_child_handshakes_takes_the_init_map_registers_then_serves(
     rc = run.wait_exit(settings.prompt + 0.5)
     must(rc == 0, f"the child's exit status after self.cancel is {rc}")
     conn, msg = server.wait_command("unregister_actor", settings.prompt)
-    must(msg is not None, "the child did not unregister on its way out (REG-12)")
+    return msg
 
 
 @pytest.mark.spec("SUP-4", "SEC-7")

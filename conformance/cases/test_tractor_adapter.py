@@ -101,13 +101,13 @@ def test_svc_29_tractor_adapter_calls_a_context(adapter, fresh_conn_factory, set
     (CTX-7).  Whether a remote error fails its unread context at once is
     recorded: that is judged when the whole suite runs against the adapter."""
     c = fresh_conn_factory(target=adapter())
-    with Callee(settings.codec, case.wire_log, host=settings.host,
+    with Callee(settings.codec, case.wire_log, host=settings.suite_host,
                 timeout=settings.timeout) as callee:
         cid, _ = ctx_call(c, callee, idle=0.5)
         callee.start([1])
         callee.conn.send({"return": "r", "cid": callee.cid})
         c.expect(msgs.ret(cid, [[1], "returned", "r"]), cid=cid)
-    with Callee(settings.codec, case.wire_log, host=settings.host,
+    with Callee(settings.codec, case.wire_log, host=settings.suite_host,
                 timeout=settings.timeout) as callee:
         cid, _ = ctx_call(c, callee, idle=0.2)
         callee.start(None)
@@ -118,7 +118,7 @@ def test_svc_29_tractor_adapter_calls_a_context(adapter, fresh_conn_factory, set
                                 "cid": callee.cid},
                                {"return": None, "cid": cmd[4]}])
         c.expect(msgs.ret(cid, [None, "cancelled", None]), cid=cid)
-    with Callee(settings.codec, case.wire_log, host=settings.host,
+    with Callee(settings.codec, case.wire_log, host=settings.suite_host,
                 timeout=settings.timeout) as callee:
         cid, _ = ctx_call(c, callee, idle=600)
         callee.start(None)
@@ -193,7 +193,7 @@ def test_reg_11_tractor_adapter_registers_like_a_tractor_root(adapter, scripted_
     iut.send_signal(signal.SIGTERM)
     rc = iut.wait_exit(5.0)
     must(rc is not None, "the adapter still runs 5 s after SIGTERM")
-    _, um = server.wait_command("unregister_actor", 1.0, after=s.index + 1)
+    _, um = server.wait_command("unregister_actor", 1.0 + settings.slack, after=s.index + 1)
     must(um is None or msgs.same(um["cmd"][2].get("uid"), kwargs.get("uid")),
          f"unregistered {short(um['cmd'][2].get('uid')) if um else None}, not the registered "
          f"{short(kwargs.get('uid'))}")

@@ -14,6 +14,10 @@ behind can be found (`leaked`).
 
 Address: the suite only connects; it cannot restart, stop or observe the
 process, and says so (`managed` is False).
+
+Network namespace (`netns`): the command runs as `ip netns exec NAME ...`,
+which replaces itself with the command, so the pid, the signals and /proc
+are the IUT's own as without it.
 """
 import os
 import re
@@ -46,6 +50,11 @@ def expand(template, *, host, port, codec, extra_args=()):
     if not argv:
         raise ValueError("empty IUT command")
     return argv + list(extra_args)
+
+
+def in_netns(argv, netns):
+    """argv run in the network namespace netns (None: as it is)."""
+    return ["ip", "netns", "exec", netns] + list(argv) if netns else list(argv)
 
 
 def parse_addr(text):
@@ -98,12 +107,31 @@ def can_connect(host, port, timeout=1.0):
         return False
 
 
+def serves_connections(host, port, wait=1.0):
+    """Whether something there takes a connection and keeps it: connected, it must
+    not end it before its first byte within wait seconds (an IUT speaks first,
+    with its uid).  A refused connection, and one a relay on the way accepted
+    and then reset because nothing listens behind it, both give False."""
+    try:
+        s = socket.create_connection((host, port), timeout=wait)
+    except OSError:
+        return False
+    with s:
+        try:
+            s.settimeout(wait)
+            return bool(s.recv(1))
+        except socket.timeout:
+            return True
+        except OSError:
+            return False
+
+
 class IUT:
     """One IUT: a process started from a template, or an address to attach to."""
 
     def __init__(self, template=None, *, addr=None, host="127.0.0.1", port=0,
                  codec="msgpack", extra_args=(), log_dir=None, start_timeout=10.0,
-                 label="iut"):
+                 label="iut", netns=None):
         if (template is None) == (addr is None):
             raise ValueError("give exactly one of a command template and an address")
         self.template = template
@@ -115,6 +143,7 @@ class IUT:
         self.log_dir = log_dir
         self.start_timeout = start_timeout
         self.label = label
+        self.netns = netns
         self.host, self.port = (None, None) if addr is None else parse_addr(addr)
         self.proc = None
         self.argv = None
@@ -147,8 +176,8 @@ class IUT:
             if not can_connect(self.host, self.port):
                 raise IUTError(f"nothing accepts connections at {self.addr}")
             return self
-        self.argv = expand(self.template, host=self.bind_host, port=self.bind_port,
-                           codec=self.codec, extra_args=self.extra_args)
+        self.argv = in_netns(expand(self.template, host=self.bind_host, port=self.bind_port,
+                                    codec=self.codec, extra_args=self.extra_args), self.netns)
         n = len(self.stderr_paths) + 1
         base = os.path.join(self.log_dir or ".", f"{self.label}-{n}")
         self.stderr_paths.append(base + ".stderr.log")

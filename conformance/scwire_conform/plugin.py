@@ -27,7 +27,8 @@ import traceback
 
 import pytest
 
-from . import __version__, caps, catalogue, expect, htmlreport, profiles, report, spec, spectext
+from . import __version__, caps, catalogue, expect, htmlreport, link, profiles, report, spec
+from . import spectext
 from . import verdict as V
 from .iut import IUT, IUTError
 from .settings import Settings
@@ -134,10 +135,22 @@ class _Parents:
         return list(self._chain)
 
 
+# Linux's IP_FREEBIND and IPV6_FREEBIND: bind to an address this host does not
+# have, such as the IUT's in another network namespace (--iut-netns).
+_FREEBIND = {socket.AF_INET: (socket.SOL_IP, getattr(socket, "IP_FREEBIND", 15)),
+             socket.AF_INET6: (socket.IPPROTO_IPV6, 78)}
+
+
 def free_port(host):
-    """A port that was free a moment ago (for IUTs that need a concrete port)."""
+    """A port that was free a moment ago (for IUTs that need a concrete port); for
+    an address of another namespace, one free here, which is very likely free
+    there too."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(fam) as s:
+        try:
+            s.setsockopt(*_FREEBIND[fam], 1)
+        except OSError:
+            pass
         s.bind((host, 0))
         return s.getsockname()[1]
 
@@ -168,6 +181,8 @@ class Plugin:
         self.expectations = expect.Expectations()
         self.suite_error = None  # why the run stopped before any case, if the suite knows
         self.iut = None
+        self.link_samples = 0    # round trips behind settings.link_rtt (0: given)
+        self.link_lossy = False  # a retransmission showed in them
         self.private = []        # IUTs started by single cases
         self.inconclusive = None
         self.probe_failed = None     # why the probe's handshake broke the spec, if it did
@@ -324,13 +339,29 @@ class Plugin:
             self.iut = IUT(addr=s.iut_addr, codec=s.codec)
         else:
             self.iut = IUT(s.iut_cmd, host=s.host, port=s.port, codec=s.codec,
-                           log_dir=os.path.join(s.out, "iut"), label="iut")
+                           log_dir=os.path.join(s.out, "iut"), label="iut", netns=s.iut_netns)
         try:
             self.iut.start()
         except (IUTError, ValueError) as e:
             self._stop_inconclusive(f"the IUT could not be started or reached: {e}")
         self._probe()
+        if s.measure_link:
+            self._measure_link()
         return self.iut
+
+    def _measure_link(self):
+        """The round-trip time to the IUT, which widens every time window."""
+        s, log = self.settings, WireLog()
+        try:
+            m = link.measure(self.iut.host, self.iut.port, s.codec, timeout=s.timeout, log=log)
+        except link.LinkError as e:
+            log.dump(os.path.join(s.out, "link.wire.jsonl"))
+            self._stop_inconclusive(f"the round trips that measure the link to the IUT "
+                                    f"failed after the probe: {e}")
+        s.set_link_rtt(m.rtt)
+        s.link_rate = Conn.link_rate = m.rate
+        self.link_samples = len(m.samples)
+        self.link_lossy = m.lossy
 
     def _serving(self, log, unknown_function=False):
         """None when the IUT answers a handshake and an echo (and, with
@@ -511,7 +542,8 @@ class Plugin:
         if port is None:
             port = s.port if s.port == 0 else free_port(s.host)
         iut = IUT(s.iut_cmd, host=s.host, port=port, codec=s.codec, extra_args=extra_args,
-                  log_dir=os.path.join(s.out, "iut"), label=safe_name(self.case_id(item)))
+                  log_dir=os.path.join(s.out, "iut"), label=safe_name(self.case_id(item)),
+                  netns=s.iut_netns)
         self.private.append(iut)
         self._case_private.append(iut)
         try:
@@ -805,7 +837,15 @@ class Plugin:
 
     def _iut_meta(self):
         s = self.settings
-        meta = {"cmd": s.iut_cmd, "addr": s.iut_addr}
+        meta = {"cmd": s.iut_cmd, "addr": s.iut_addr, "netns": s.iut_netns,
+                "suite_host": s.suite_host}
+        if s.link_rate:
+            meta["link_rate_bps"] = round(s.link_rate)
+        if s.link_rtt is not None:
+            meta["link_rtt_s"] = round(s.link_rtt, 6)
+            meta["window_slack_s"] = round(s.slack, 6)
+            meta["link_samples"] = self.link_samples
+            meta["link_lossy"] = self.link_lossy
         if self.iut is not None:
             meta["listen"] = f"{self.iut.host}:{self.iut.port}" if self.iut.port else None
             meta["pids"] = list(self.iut.pids)

@@ -388,6 +388,19 @@ def summary_lines(rep, *, exit_code, settings, paths, version, revision, inciden
     return out
 
 
+def link_line(iut):
+    """The round-trip time the windows were widened by, and where it came from."""
+    n = iut.get("link_samples") or 0
+    how = f"the longest of {n} connection set-ups and echo round trips" if n else "given"
+    if iut.get("link_lossy"):
+        how += ", at least TCP's initial retransmission timeout: a sample showed a lost packet"
+    where = f", IUT in network namespace {iut['netns']}" if iut.get("netns") else ""
+    rate = iut.get("link_rate_bps")
+    rate = f"; throughput {rate / 1024:.0f} KiB/s" if rate else ""
+    return (f"link to the IUT: round trip {iut['link_rtt_s'] * 1000:.1f} ms ({how}{where}); "
+            f"time windows widened by {iut['window_slack_s'] * 1000:.0f} ms{rate}")
+
+
 def _case_lines(rep, line):
     for c in rep["cases"]:
         if c["verdict"] in (V.FAIL, V.NON_STRICT, V.ERROR, V.XPASS):
@@ -405,6 +418,9 @@ def _case_lines(rep, line):
     line()
     line(table(rep["summary"]))
     line("declared capabilities: " + (", ".join(rep["declared_capabilities"]) or "none"))
+    iut = rep.get("iut") or {}
+    if iut.get("link_rtt_s") is not None:
+        line(link_line(iut))
     cap_line = capability_line(rep["capability_skips"])
     if cap_line:
         line(cap_line, yellow=True)

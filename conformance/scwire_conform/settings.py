@@ -5,6 +5,7 @@ One place declares every option, so that the conftest, the plugin and the
 `scwire-conform` CLI agree on names and defaults.
 """
 import os
+import re
 import shutil
 
 import pytest
@@ -29,6 +30,13 @@ CHILD_ARGS = " --uid {uid} --parent_addr {parent_addr}"
 DEFAULT_TIMEOUT = 5.0
 # protocol.md: "promptly" is 2 s; it scales with --timeout on slow hosts.
 PROMPT_PER_TIMEOUT = 2.0 / DEFAULT_TIMEOUT
+# test-service.md section 1.1: every window the suite gives the IUT is widened
+# by this many round trips of the link to it (the longest one measured).
+RTT_FACTOR = 4
+LINK_TRIES = 3
+# REG-12: the wait an actor should keep for its unregistration at exit.
+UNREGISTER_WAIT = 0.5
+_NETNS_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def add_options(parser):
@@ -39,6 +47,16 @@ def add_options(parser):
     g.addoption("--iut-addr", default=None, metavar="HOST:PORT",
                 help="attach to an IUT that is already running there")
     g.addoption("--iut-host", default="127.0.0.1", help="{host} of the template")
+    g.addoption("--iut-netns", default=None, metavar="NAME",
+                help="start every IUT (and child command) in the network namespace NAME, "
+                     "as `ip netns exec NAME ...` (needs root)")
+    g.addoption("--suite-host", default=None, metavar="ADDR",
+                help="the address the suite's own listeners (registry, callee, parent) bind "
+                     "to and give the IUT (default: --iut-host)")
+    g.addoption("--link-rtt", default="auto", metavar="S",
+                help="round-trip time to the IUT in seconds; every time window is widened "
+                     f"by {RTT_FACTOR} times it (auto, the default: measured before the "
+                     "first case)")
     g.addoption("--iut-port", type=int, default=0,
                 help="{port} of the template; 0 = any free port, read from the IUT's stdout")
     g.addoption("--iut-cap", action="append", default=[], metavar="NAME",
@@ -98,6 +116,14 @@ class Settings:
         self.iut_cmd = opt("--iut-cmd") or (None if self.iut_addr else DEFAULT_IUT_CMD)
         self.host = opt("--iut-host")
         self.port = opt("--iut-port")
+        self.iut_netns = opt("--iut-netns")
+        if self.iut_netns is not None and not _NETNS_RE.match(self.iut_netns):
+            raise ValueError(f"--iut-netns {self.iut_netns!r}: a namespace name is 1 to 64 "
+                             f"letters, digits, '_', '.' or '-'")
+        if self.iut_netns and self.iut_addr:
+            raise ValueError("--iut-netns starts the IUT in a namespace; an IUT attached with "
+                             "--iut-addr runs wherever it runs: give one or the other")
+        self.suite_host = opt("--suite-host") or self.host
         default_iut = self.iut_cmd == DEFAULT_IUT_CMD
         ref = opt("--iut-ref-flags")
         ref_flags = bool(ref) if ref is not None else default_iut
@@ -123,8 +149,13 @@ class Settings:
         self.registry = opt("--iut-registry")
         self.codec = opt("--codec")
         self.profile = opt("--profile")
-        self.timeout = opt("--timeout")
-        self.prompt = self.timeout * PROMPT_PER_TIMEOUT
+        self.timeout = self.base_timeout = opt("--timeout")
+        self.prompt = self.base_prompt = self.timeout * PROMPT_PER_TIMEOUT
+        self.link_rtt, self.slack = None, 0.0
+        self.link_rate = None     # bytes/s of the link to the IUT, once measured
+        self.measure_link = parse_link_rtt(opt("--link-rtt")) is None
+        if not self.measure_link:
+            self.set_link_rtt(parse_link_rtt(opt("--link-rtt")))
         self.chop = opt("--chop") or None
         self.out = os.path.abspath(opt("--out"))
         self.json_path = os.path.abspath(opt("--json") or os.path.join(self.out, "report.json"))
@@ -143,6 +174,35 @@ class Settings:
         if self.iut_cmd and self.iut_addr:
             raise ValueError("give --iut-cmd or --iut-addr, not both")
 
+    def tries(self, bound):
+        """How many times a case may repeat an observation that hangs on a bound the
+        IUT keeps itself (REG-12's 0.5 s wait, say), which the suite cannot widen:
+        once when the link's widening is short against that bound, else
+        LINK_TRIES times, the case failing only when none shows the behaviour
+        (test-service.md section 1.1)."""
+        return 1 if self.slack < bound else LINK_TRIES
+
+    def set_link_rtt(self, rtt):
+        """The round-trip time to the IUT: every window grows by RTT_FACTOR times it
+        (the wait bound, promptly, and what cases derive from them)."""
+        self.link_rtt = rtt
+        self.slack = RTT_FACTOR * rtt
+        self.timeout = self.base_timeout + self.slack
+        self.prompt = self.base_prompt + self.slack
+
+
+
+def parse_link_rtt(text):
+    """None for "auto" (measure it), else the seconds given."""
+    if text is None or text == "auto":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v <= 60:
+        raise ValueError(f"--link-rtt must be auto or seconds from 0 to 60, not {text!r}")
+    return v
 
 
 def parse_shard(text):

@@ -74,9 +74,36 @@ class Reply:
         return f"<Reply {self.cid} functype={self.functype} {short(self.final)}>"
 
 
+# The most bytes that extend one wait by the time the link needs to carry them.
+BULK_CAP = 16 << 20
+# A long transfer gets less of the link than the short echo that measured it
+# (headers, acknowledgements, the shaper's burst): bytes are counted at 2/3 of it.
+CARRY_SHARE = 2 / 3
+
+
+def carry_time(nbytes):
+    """Seconds the link to the IUT needs to carry nbytes (0 when not measured)."""
+    return nbytes / (Conn.link_rate * CARRY_SHARE) if Conn.link_rate else 0.0
+
+
+def link_backlog():
+    """Seconds the link still needs for what the suite wrote on any connection:
+    a wait that begins now begins, for the IUT, that much later."""
+    return max(0.0, Conn.busy_until - time.monotonic())
+
+
 class Conn:
     """One connection with the IUT: one the suite opened (it is then `c2s`), or, with
     accepted=True, one the IUT opened to a server of the suite."""
+
+    # The throughput of the link to the IUT in bytes/s, once measured (link.py;
+    # None: not limited).  A write may take the time the link needs to carry its
+    # bytes on top of the wait bound; a wait is extended by the time the link
+    # needed to carry what arrived during it, counting at most BULK_CAP bytes, and
+    # starts once the link has carried what the suite wrote before it, on any
+    # connection (spec/test-service.md section 1.1).
+    link_rate = None
+    busy_until = 0.0          # when the link has carried what the suite wrote
 
     def __init__(self, sock, codec, *, log=None, name=None, timeout=DEFAULT_TIMEOUT, chop=None,
                  accepted=False):
@@ -98,6 +125,8 @@ class Conn:
         self.last_raw = b""       # exact bytes (codec framing included) of the last message taken
         self._decoder = self.codec.decoder()
         self._inbox = collections.deque()
+        self._rx = 0              # bytes received in all
+        self._rx_mark = 0         # ... when the current wait began
         self._codec_error = None
         self.log.event(self.name, "open")
 
@@ -203,7 +232,11 @@ class Conn:
 
     def _write(self, data, chop):
         chop = self.chop if chop is None else chop
-        self.sock.settimeout(self.timeout)
+        carry = carry_time(len(data))
+        limit = self.timeout + link_backlog() + carry
+        if carry:
+            Conn.busy_until = max(time.monotonic(), Conn.busy_until) + carry
+        self.sock.settimeout(limit)
         try:
             if not chop:
                 self.sock.sendall(data)
@@ -213,7 +246,7 @@ class Conn:
                 time.sleep(CHOP_PAUSE)
         except socket.timeout:
             raise Timeout(f"{self.name}: the IUT did not take our bytes within "
-                          f"{self.timeout:g} s") from None
+                          f"{limit:g} s") from None
         except (BrokenPipeError, ConnectionResetError):
             self.write_closed = "rst"
             self.log.event(self.name, "rst", self._in_dir, note="seen by a write")
@@ -221,7 +254,8 @@ class Conn:
     # --- receiving ---------------------------------------------------------
 
     def _deadline(self, timeout):
-        return time.monotonic() + (self.timeout if timeout is None else timeout)
+        self._rx_mark = self._rx
+        return time.monotonic() + link_backlog() + (self.timeout if timeout is None else timeout)
 
     def _peer_closed(self, how):
         if self.closed:
@@ -239,7 +273,8 @@ class Conn:
             raise Closed(self.closed, self.name)
         if self.local_closed:
             raise Closed("closed by the suite", self.name)
-        remaining = deadline - time.monotonic()
+        remaining = deadline + carry_time(min(self._rx - self._rx_mark, BULK_CAP)) \
+            - time.monotonic()
         if remaining <= 0:
             raise Timeout(f"{self.name}: nothing arrived in time")
         self.sock.settimeout(remaining)
@@ -253,6 +288,7 @@ class Conn:
         if not data:
             self._peer_closed("eof")
             raise Closed("eof", self.name)
+        self._rx += len(data)
         self._decoder.feed(data)
         got = 0
         try:

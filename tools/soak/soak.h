@@ -142,6 +142,7 @@ typedef struct soak {
     bmsg uid_msg, nil_msg;
     soak_conn *conns;
     unsigned live;             /* healthy connections not ended yet */
+    unsigned up;               /* healthy connections that got past their handshake */
     int load_over;
     double started_at, load_ended_at;
     ev_timer tick, load_timer, deadline;

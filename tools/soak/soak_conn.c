@@ -322,6 +322,10 @@ static void on_handshake(soak_conn *c, const sc_frame *f)
         return;
     c->echo.open = 1;
     c->state = HS_RUNNING;
+    /* Said once, so that whoever shuts the target down under load knows when
+     * every healthy connection is up (run-soak's shutdown scenario). */
+    if (++S->up == S->o.conns)
+        fprintf(stderr, "scwire-soak: all %u healthy connections are up\n", S->o.conns);
 }
 
 /* One frame; 0, or -1 once the connection ended. */

@@ -19,6 +19,9 @@ int decoder_init(tap_decoder *d, sc_codec codec, const sc_limits *lim, trace *tr
     d->tr = tr;
     d->conn = conn;
     d->dir = dir;
+    /* Nothing to decode for when there is no trace. */
+    if (!trace_on(tr))
+        return SC_OK;
     /* Without a reader the bytes still go through; the trace says why none
      * of them is shown. */
     if (sc_reader_new(codec, lim, &d->rd, &d->why) != SC_OK)

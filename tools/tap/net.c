@@ -72,7 +72,16 @@ int net_resolve(const net_hostport *hp, int passive, struct addrinfo **out, sc_e
     return SC_OK;
 }
 
-int net_listen(const net_hostport *hp, int *fd_out, char name[NET_NAME_MAX], sc_err *err)
+void net_sockbuf(int fd, int bytes)
+{
+    if (bytes <= 0)
+        return;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+int net_listen(const net_hostport *hp, int sockbuf, int *fd_out, char name[NET_NAME_MAX],
+               sc_err *err)
 {
     struct addrinfo *res, *ai;
     struct sockaddr_storage ss;
@@ -89,6 +98,8 @@ int net_listen(const net_hostport *hp, int *fd_out, char name[NET_NAME_MAX], sc_
             e = errno;
             continue;
         }
+        /* Accepted sockets inherit the buffers; the window scale is set then. */
+        net_sockbuf(fd, sockbuf);
         /* A tap restarted on a fixed port must not wait out TIME_WAIT. */
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0
             && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
@@ -112,12 +123,50 @@ int net_listen(const net_hostport *hp, int *fd_out, char name[NET_NAME_MAX], sc_
     return SC_OK;
 }
 
-int net_connect_start(const struct addrinfo *ai, int *fd_out)
+/* Bind fd to `port` on the address the kernel would pick as the source of
+ * a connection to ai (a UDP socket asks the routing table); 1 if it could.
+ * SO_REUSEADDR lets it take a port that only connections in TIME_WAIT hold,
+ * as the tap's own earlier connections from that port do. */
+static int bind_port(int fd, const struct addrinfo *ai, unsigned port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int ok, one = 1, u = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (u < 0)
+        return 0;
+    ok = connect(u, ai->ai_addr, ai->ai_addrlen) == 0
+         && getsockname(u, (struct sockaddr *)&ss, &len) == 0;
+    close(u);
+    if (!ok)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((unsigned short)port);
+    else if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)port);
+    else
+        return 0;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    return bind(fd, (struct sockaddr *)&ss, len) == 0;
+}
+
+int net_connect_start(const struct addrinfo *ai, const net_connect_opts *o, int *fd_out,
+                      int *kept)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     ai->ai_protocol);
     if (fd < 0)
         return errno;
+    if (o)
+        net_sockbuf(fd, o->sockbuf);
+    if (o && o->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &o->mark, sizeof(o->mark)) < 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    /* A port in use is no error: the connection then leaves from any port. */
+    if (kept)
+        *kept = o && o->bind_port && bind_port(fd, ai, o->bind_port);
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
         int e = errno;
         close(fd);
@@ -157,4 +206,66 @@ void net_nodelay(int fd)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int net_mark_allowed(unsigned mark)
+{
+    int e = 0, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+        e = errno;
+    close(fd);
+    return e;
+}
+
+/* linux/netfilter_ipv4.h and linux/netfilter_ipv6/ip6_tables.h, whose
+ * other definitions clash with the libc headers. */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#define IP6T_SO_ORIGINAL_DST_ 80
+
+int net_original_dst(int fd, struct sockaddr_storage *ss)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+
+    if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+        return errno;
+    len = sizeof(*ss);
+    memset(ss, 0, sizeof(*ss));
+    if (local.ss_family == AF_INET6) {
+        if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST_, ss, &len) < 0)
+            return errno;
+    } else if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, ss, &len) < 0) {
+        return errno;
+    }
+    /* Without a redirect the original destination is the tap itself. */
+    if (net_same_endpoint((struct sockaddr *)ss, (struct sockaddr *)&local))
+        return ENOENT;
+    return 0;
+}
+
+unsigned net_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    return 0;
+}
+
+int net_same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family || net_port(a) != net_port(b))
+        return 0;
+    if (a->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr
+               == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return 0;
 }

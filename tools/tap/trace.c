@@ -25,6 +25,14 @@ const char *tap_dir_name(tap_dir d)
     return d == TAP_C2S ? "c2s" : "s2c";
 }
 
+void trace_none(trace *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+    json_init(&t->line);
+    sc_err_clear(&t->err);
+}
+
 int trace_open(trace *t, const char *path, sc_err *err)
 {
     memset(t, 0, sizeof(*t));
@@ -54,7 +62,7 @@ static int begin(trace *t, unsigned long conn)
 {
     char head[96];
 
-    if (t->err.code != SC_OK)
+    if (t->err.code != SC_OK || t->fd < 0)
         return 0;
     json_reset(&t->line);
     snprintf(head, sizeof(head), "{\"t\": %.6f, \"conn\": \"c%lu\"", now_mono() - t->t0, conn);

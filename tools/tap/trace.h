@@ -26,6 +26,9 @@ typedef struct trace {
     sc_err err;       /* sticky once err.code != SC_OK */
 } trace;
 
+/* No trace at all (--no-trace): every call below then writes nothing. */
+void trace_none(trace *t);
+static inline int trace_on(const trace *t) { return t->fd >= 0; }
 /* Create or truncate path; "t" counts from this call. */
 int trace_open(trace *t, const char *path, sc_err *err);
 /* Close the file; SC_OK if every line reached it. */

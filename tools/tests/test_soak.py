@@ -253,3 +253,44 @@ def test_run_soak_usage_error_exits_2():
     r = subprocess.run([PYTHON, RUN_SOAK, "--conns", "0"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "--conns" in r.stderr
+
+
+def run_soak(*args, timeout=240):
+    return subprocess.run([PYTHON, RUN_SOAK, "--seconds", "2", "--warmup", "1", "--conns", "5",
+                           *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_soak_starts_the_iut_from_a_command_template():
+    r = run_soak("--iut-cmd", f"{REF} --listen {{host}}:{{port}} --codec {{codec}} "
+                              f"--max-conns 400")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "soak: PASS" in r.stdout and "daemon: idle fds" in r.stdout
+
+
+def test_run_soak_attached_skips_what_it_cannot_observe(ref):
+    r = run_soak("--iut-addr", ref.addr)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "SKIP: leak check: the IUT is attached" in r.stdout
+    assert "shutdown: SKIP: the IUT is attached" in r.stdout
+    assert "soak: PASS" in r.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--iut-addr", "127.0.0.1:1", "--iut-netns", "x"), "--iut-netns starts the IUT"),
+    (("--iut-addr", "nowhere"), "--iut-addr"),
+    (("--iut-addr", "127.0.0.1:1", "--iut-cmd", "x"), "not allowed with argument"),
+])
+def test_run_soak_iut_usage_errors_exit_2(args, words):
+    r = subprocess.run([PYTHON, RUN_SOAK, *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and words in r.stderr, r.stderr
+
+
+def test_run_soak_bad_template_fails_naming_it():
+    r = run_soak("--iut-cmd", f"{REF} --listen {{host}}:{{port}} --x {{nope}}")
+    assert r.returncode == 1 and "unsupported placeholder {nope}" in r.stdout, r.stdout
+
+
+def test_the_driver_says_once_when_every_healthy_connection_is_up(ref):
+    r, rep = soak("--addr", ref.addr, *SMALL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr.count("scwire-soak: all 3 healthy connections are up\n") == 1, r.stderr

@@ -45,6 +45,12 @@ def parse(argv):
                    f"(default: {DEFAULT_CMD})")
     t.add_argument("--iut-addr", metavar="HOST:PORT", help="attach to a running target instead "
                    "(it cannot be restarted: the run stops at its first finding)")
+    g.add_argument("--iut-host", default="127.0.0.1", metavar="HOST",
+                   help="{host} of the command templates (default 127.0.0.1)")
+    g.add_argument("--iut-netns", metavar="NAME",
+                   help="start the targets in the network namespace NAME, as `ip netns exec "
+                        "NAME ...` (needs root; with conformance/netem/run-netem the link "
+                        "between the namespaces has its profile's loss, rate or delay)")
     d = g.add_mutually_exclusive_group()
     d.add_argument("--diff-cmd", metavar="T", help="differential mode: a second target, started")
     d.add_argument("--diff-addr", metavar="HOST:PORT", help="differential mode: a second target, "
@@ -79,6 +85,9 @@ def parse(argv):
     g.add_argument("--no-minimize", action="store_true", help="save findings as they came")
     g.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     args = ap.parse_args(argv)
+    if args.iut_netns and args.iut_addr and not (args.diff_cmd):
+        ap.error("--iut-netns starts a target in a namespace; --iut-addr attaches to one "
+                 "that runs already")
     if args.cases is None and args.seconds is None:
         args.cases = DEFAULT_CASES
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
@@ -88,12 +97,13 @@ def parse(argv):
 
 def make_sides(args):
     logs = os.path.join(args.out, "logs")
+    where = {"host": args.iut_host, "netns": args.iut_netns}
     main = Target("iut", cmd=None if args.iut_addr else (args.iut_cmd or DEFAULT_CMD),
-                  addr=args.iut_addr, codec=args.codec, log_dir=logs)
+                  addr=args.iut_addr, codec=args.codec, log_dir=logs, **where)
     targets = [main]
     if args.diff_cmd or args.diff_addr:
         targets.append(Target("diff", cmd=args.diff_cmd, addr=args.diff_addr, codec=args.codec,
-                              log_dir=logs))
+                              log_dir=logs, **where))
     return [Side(t, MemoryWatch(args.rss_every, args.rss_window, args.rss_growth_kb))
             for t in targets]
 

@@ -30,7 +30,7 @@ class TargetError(Exception):
 
 class Target:
     def __init__(self, label, cmd=None, addr=None, codec="msgpack", log_dir=".",
-                 start_timeout=10.0):
+                 start_timeout=10.0, host="127.0.0.1", netns=None):
         if addr is not None:
             try:
                 parse_addr(addr)
@@ -39,8 +39,9 @@ class Target:
         self.label = label
         self.restarts = 0
         try:
-            self.iut = IUT(cmd, addr=addr, codec=codec, log_dir=log_dir,
-                           start_timeout=start_timeout, label=f"{label}-iut")
+            self.iut = IUT(cmd, addr=addr, codec=codec, log_dir=log_dir, host=host,
+                           start_timeout=start_timeout, label=f"{label}-iut",
+                           netns=netns if cmd else None)
         except ValueError as e:
             raise TargetError(f"{label}: {e}") from None
 
