@@ -257,7 +257,8 @@ def test_run_soak_usage_error_exits_2():
 
 def run_soak(*args, timeout=240):
     return subprocess.run([PYTHON, RUN_SOAK, "--seconds", "2", "--warmup", "1", "--conns", "5",
-                           *map(str, args)], capture_output=True, text=True, timeout=timeout)
+                           "--attack-seconds", "1", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_run_soak_starts_the_iut_from_a_command_template():
