@@ -175,6 +175,7 @@ class Conn:
         seconds (it stopped reading) or all is sent; returns the bytes sent.  Logged
         as one raw entry, for floods too big to log message by message."""
         sent, last = 0, time.monotonic()
+        start = last
         self.sock.setblocking(False)
         try:
             while sent < len(data) and time.monotonic() - last < idle:
@@ -189,6 +190,8 @@ class Conn:
                 sent, last = sent + n, time.monotonic()
         finally:
             self.sock.setblocking(True)
+        if sent and Conn.link_rate:
+            Conn.busy_until = max(start, Conn.busy_until) + carry_time(sent)
         self.log.raw(self.name, self._out_dir, data[:sent],
                      note=f"flood: {sent} of {len(data)} bytes taken")
         return sent

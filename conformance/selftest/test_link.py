@@ -196,3 +196,12 @@ def test_a_wait_starts_once_the_link_carried_what_was_written(rate):
             c.recv()                          # 0.2 s, once the link is free
         assert time.monotonic() - t0 >= 0.2 + 0.15
         assert link_backlog() == 0.0
+
+
+def test_what_a_flood_handed_over_is_still_on_the_link(rate):
+    Conn.link_rate, Conn.busy_until = 50_000.0, 0.0
+    c, peer = pair()
+    with c, peer:
+        sent = c.send_while_accepted(b"f" * 5000, idle=0.1)
+        assert sent == 5000
+        assert 0.1 < link_backlog() <= 5000 / (50_000.0 * CARRY_SHARE)
